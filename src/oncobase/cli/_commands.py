@@ -1,0 +1,67 @@
+"""Top-level verbs (``init``, ``demo``) and the registration of the domain sub-apps."""
+
+from __future__ import annotations
+
+from oncobase.cli import app
+from oncobase.cli import pipeline as pipeline_cli
+from oncobase.cli import store as store_cli
+from oncobase.cli import vocab as vocab_cli
+from oncobase.cli._output import console
+from oncobase.config import get_settings
+from oncobase.logging import setup_logging
+from oncobase.pipeline import run_pipeline
+from oncobase.store import connect, create_store
+
+app.add_typer(store_cli.app, name="store")
+app.add_typer(vocab_cli.app, name="vocab")
+app.add_typer(pipeline_cli.app, name="pipeline")
+try:  # TEMPORARY until the stats sub-app lands
+    from oncobase.cli import stats as stats_cli
+
+    app.add_typer(stats_cli.app, name="stats")
+except ImportError:
+    pass
+
+
+@app.callback()
+def _setup() -> None:
+    setup_logging(get_settings().log_level)
+
+
+@app.command("init")
+def init() -> None:
+    """Create the home folder and the clinical store (idempotent).
+
+    The home folder is ONCOBASE_HOME (default ./.oncobase); the store is ONCOBASE_STORE_URL
+    (default a DuckDB file in the home). Example: `ONCOBASE_HOME=/data/oncobase oncobase init`
+    """
+    settings = get_settings()
+    home = settings.ensure_home()
+    with connect(settings=settings) as backend:
+        result = create_store(backend)
+    console.print(f"home:   {home}")
+    console.print(f"store:  {settings.resolved_store_url} ({result.engine})")
+    console.print(
+        f"tables: {len(result.created)} created, {len(result.existing)} already there"
+    )
+
+
+@app.command("demo")
+def demo() -> None:
+    """Set up the home folder and store, then run every pipeline step on the embedded default.
+
+    Example: `ONCOBASE_HOME=/tmp/demo oncobase demo`
+    """
+    settings = get_settings()
+    home = settings.ensure_home()
+    console.rule("OncoBase demo")
+    console.print(f"home: {home}")
+    with connect(settings=settings) as backend:
+        created = create_store(backend)
+        console.print(
+            f"store: {backend.engine}, {len(created.created)} tables created, "
+            f"{len(created.existing)} already there"
+        )
+        report = run_pipeline(backend, settings, console=console)
+    pipeline_cli.print_report(report)
+    console.rule("done")

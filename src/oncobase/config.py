@@ -1,0 +1,94 @@
+"""The one settings object of OncoBase (environment variables prefixed ``ONCOBASE_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from oncobase.errors import ConfigError
+
+_ACCEPTED_SCHEMES = ("duckdb", "postgresql", "postgres")
+
+
+class Settings(BaseSettings):
+    """Where OncoBase keeps its data and how it reaches its databases.
+
+    Every field can be set with an environment variable: ``ONCOBASE_HOME``,
+    ``ONCOBASE_STORE_URL``, ``ONCOBASE_LOG_LEVEL`` …
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ONCOBASE_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".oncobase"),
+        description="Home folder: embedded databases, keys, generated data.",
+    )
+    store_url: str | None = Field(
+        default=None,
+        description=(
+            "Clinical store. Default: duckdb:///<home>/store.duckdb. "
+            "Also accepted: postgresql://user@host:port/dbname."
+        ),
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+
+    @field_validator("store_url")
+    @classmethod
+    def _check_store_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = value.split("://", 1)[0].split("+", 1)[0].lower()
+        if "://" not in value or scheme not in _ACCEPTED_SCHEMES:
+            raise ConfigError(
+                f"ONCOBASE_STORE_URL must start with duckdb:/// or postgresql:// (got scheme "
+                f"{scheme!r}). Example: duckdb:///data/store.duckdb"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"ONCOBASE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
+        return level
+
+    @property
+    def home_path(self) -> Path:
+        """The home folder as an absolute path."""
+        return self.home.expanduser().resolve()
+
+    @property
+    def resolved_store_url(self) -> str:
+        """The store URL, defaulting to a DuckDB file in the home folder."""
+        if self.store_url:
+            return self.store_url
+        return f"duckdb:///{self.home_path / 'store.duckdb'}"
+
+    def ensure_home(self) -> Path:
+        """Create the home folder (private to the user) and return it."""
+        path = self.home_path
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(0o700)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot create the OncoBase home folder {path}: {exc.strerror}. "
+                "Set ONCOBASE_HOME to a folder you can write to."
+            ) from exc
+        return path
+
+
+@lru_cache(maxsize=1)
+def _cached() -> Settings:
+    return Settings()
+
+
+def get_settings(*, fresh: bool = False) -> Settings:
+    """Return the settings read from the environment (cached unless ``fresh``)."""
+    if fresh:
+        _cached.cache_clear()
+    return _cached()
