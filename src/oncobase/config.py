@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oncobase.errors import ConfigError
@@ -42,7 +43,7 @@ class Settings(BaseSettings):
             return None
         scheme = value.split("://", 1)[0].split("+", 1)[0].lower()
         if "://" not in value or scheme not in _ACCEPTED_SCHEMES:
-            raise ConfigError(
+            raise ValueError(
                 f"ONCOBASE_STORE_URL must start with duckdb:/// or postgresql:// (got scheme "
                 f"{scheme!r}). Example: duckdb:///data/store.duckdb"
             )
@@ -53,7 +54,9 @@ class Settings(BaseSettings):
     def _check_level(cls, value: str) -> str:
         level = value.upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise ConfigError(f"ONCOBASE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
+            raise ValueError(
+                f"ONCOBASE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {value!r}"
+            )
         return level
 
     @property
@@ -82,9 +85,18 @@ class Settings(BaseSettings):
         return path
 
 
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment (``overrides`` win); ConfigError if invalid."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise ConfigError(f"Invalid OncoBase settings: {reasons}") from None
+
+
 @lru_cache(maxsize=1)
 def _cached() -> Settings:
-    return Settings()
+    return load_settings()
 
 
 def get_settings(*, fresh: bool = False) -> Settings:

@@ -11,7 +11,9 @@ import re
 
 from rich.logging import RichHandler
 
-_NIR = re.compile(r"\b[12][0-9]{2}(?:0[1-9]|1[0-2]|[2-9][0-9])(?:[0-9]{2}|2[AB])[0-9]{6}(?:[0-9]{2})?\b")
+_NIR = re.compile(
+    r"\b[12][0-9]{2}(?:0[1-9]|1[0-2]|[2-9][0-9])(?:[0-9]{2}|2[AB])[0-9]{6}(?:[0-9]{2})?\b"
+)
 
 
 class RedactIdentifiers(logging.Filter):

@@ -41,9 +41,7 @@ def init() -> None:
         result = create_store(backend)
     console.print(f"home:   {home}")
     console.print(f"store:  {settings.resolved_store_url} ({result.engine})")
-    console.print(
-        f"tables: {len(result.created)} created, {len(result.existing)} already there"
-    )
+    console.print(f"tables: {len(result.created)} created, {len(result.existing)} already there")
 
 
 @app.command("demo")

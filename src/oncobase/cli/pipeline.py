@@ -38,7 +38,9 @@ def run(
     """
     settings = get_settings()
     with connect(settings=settings) as backend:
-        report = run_pipeline(backend, settings, only=only, start=start, force=force, console=console)
+        report = run_pipeline(
+            backend, settings, only=only, start=start, force=force, console=console
+        )
     print_report(report)
 
 

@@ -27,8 +27,10 @@ def store_summary() -> tuple[str, str, pa.Table]:
             groups.append(spec.group)
             exists.append(name in present)
             counts.append(backend.count_rows(name) if name in present else 0)
-        return backend.engine, backend.url, pa.table(
-            {"table": names, "group": groups, "rows": counts, "present": exists}
+        return (
+            backend.engine,
+            backend.url,
+            pa.table({"table": names, "group": groups, "rows": counts, "present": exists}),
         )
 
 
@@ -39,7 +41,11 @@ def info(fmt: FormatOption = OutputFormat.table) -> None:
     Example: `oncobase store info --format json`
     """
     engine, url, table = store_summary()
-    missing = [n for n, p in zip(table["table"].to_pylist(), table["present"].to_pylist(), strict=True) if not p]
+    missing = [
+        n
+        for n, p in zip(table["table"].to_pylist(), table["present"].to_pylist(), strict=True)
+        if not p
+    ]
     if fmt is OutputFormat.json:
         print_json({"engine": engine, "url": url, "tables": table.to_pylist()})
         return
@@ -63,7 +69,15 @@ def loads(
         table = list_loads(backend, step=step, limit=limit)
     print_arrow(
         table.select(
-            ["started_at", "step", "target_table", "rows_accepted", "rows_quarantined", "status", "message"]
+            [
+                "started_at",
+                "step",
+                "target_table",
+                "rows_accepted",
+                "rows_quarantined",
+                "status",
+                "message",
+            ]
         ),
         title="Loads",
         fmt=fmt,

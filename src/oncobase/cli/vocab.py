@@ -22,9 +22,9 @@ def load_athena_cmd(
 ) -> None:
     """Load an OHDSI Athena vocabulary export; it takes precedence over the built-in subset.
 
-    Download the vocabularies you need from athena.ohdsi.org, unzip, then:
+    Download the vocabularies you need from athena.ohdsi.org and unzip them.
 
-    `oncobase vocab load-athena ~/Downloads/vocabulary_download_v5`
+    Example: `oncobase vocab load-athena ~/Downloads/vocabulary_download_v5`
     """
     with connect() as backend:
         create_store(backend)

@@ -70,9 +70,7 @@ def resource_exists(name: str, *, backend: Backend, home: Path) -> bool:
     return backend.table_exists(value)
 
 
-def fingerprint_inputs(
-    inputs: tuple[str, ...], *, backend: Backend, home: Path, salt: str
-) -> str:
+def fingerprint_inputs(inputs: tuple[str, ...], *, backend: Backend, home: Path, salt: str) -> str:
     """One hash over every input's fingerprint and the step's code version (``salt``)."""
     digest = hashlib.sha256(salt.encode())
     for name in sorted(inputs):

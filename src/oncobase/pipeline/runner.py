@@ -24,7 +24,7 @@ from oncobase.config import Settings
 from oncobase.errors import OncobaseError, PipelineError
 from oncobase.logging import get_logger
 from oncobase.pipeline.fingerprint import fingerprint_inputs, resource_exists
-from oncobase.pipeline.registry import Step, StepOutcome, get_step, registered_steps
+from oncobase.pipeline.registry import Step, StepOutcome, registered_steps
 from oncobase.store import Backend, LoadRecord, create_store, finish_load, record_load
 from oncobase.store.metadata import new_id
 
@@ -83,16 +83,22 @@ def _last_pipeline_run(backend: Backend, step: str) -> dict[str, object] | None:
     return rows[0] if rows else None
 
 
-def select_steps(*, only: str | None = None, start: str | None = None) -> list[Step]:
+def select_steps(
+    steps: list[Step], *, only: str | None = None, start: str | None = None
+) -> list[Step]:
     """The steps a run covers: all, ``only`` one, or ``start`` and every later one."""
-    steps = registered_steps()
     if only and start:
         raise PipelineError("Give either --only or --from, not both")
+    by_name = {s.name: s for s in steps}
+    for name in (only, start):
+        if name and name not in by_name:
+            raise PipelineError(
+                f"No pipeline step named {name!r}; known steps: {', '.join(by_name)}"
+            )
     if only:
-        return [get_step(only)]
+        return [by_name[only]]
     if start:
-        first = get_step(start)
-        return steps[steps.index(first) :]
+        return steps[steps.index(by_name[start]) :]
     return steps
 
 
@@ -142,15 +148,17 @@ def run_pipeline(
     force: bool = False,
     console: Console | None = None,
     show_progress: bool = True,
+    steps: list[Step] | None = None,
 ) -> RunReport:
     """Run the registered steps in order and record each run in ``platform__loads``.
 
     A step whose inputs did not change since its last successful run is skipped, unless
     ``force``, or it is named by ``only`` or ``start``. A failing step stops the run: its
     error is recorded and raised as :class:`PipelineError`; earlier results stay.
+    ``steps`` replaces the registered steps (for embedding and tests).
     """
     create_store(backend)
-    steps = select_steps(only=only, start=start)
+    steps = select_steps(registered_steps() if steps is None else steps, only=only, start=start)
     forced = {s.name for s in steps} if force else {n for n in (only, start) if n}
     report = RunReport(run_id=new_id())
     with _progress(console, show_progress) as progress:
@@ -249,13 +257,15 @@ def _failed(backend: Backend, record: LoadRecord, step: Step, message: str) -> S
     )
 
 
-def pipeline_status(backend: Backend, settings: Settings) -> pa.Table:
+def pipeline_status(
+    backend: Backend, settings: Settings, *, steps: list[Step] | None = None
+) -> pa.Table:
     """One row per registered step: stage, last run, its status, rows, and whether it is current."""
     create_store(backend)
     rows: dict[str, list[object]] = {
         k: [] for k in ("step", "stage", "last_status", "last_run", "rows", "up_to_date", "message")
     }
-    for step in registered_steps():
+    for step in registered_steps() if steps is None else steps:
         last = _last_pipeline_run(backend, step.name)
         rows["step"].append(step.name)
         rows["stage"].append(step.stage)

@@ -39,10 +39,11 @@ def _cast_column(column: pa.ChunkedArray, spec: ColumnSpec, table: str) -> pa.Ch
         return pa.chunked_array([pa.nulls(len(column), target)], type=target)
     try:
         return pc.cast(column, target, safe=True)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # Arrow's own message quotes the offending value, which may be an identifier.
         raise BulkLoadError(
             f"Column {table}.{spec.name} is {column.type} and cannot be converted to "
-            f"{spec.datatype} ({target}): {str(exc).splitlines()[0]}"
+            f"{spec.datatype} ({target}): some values are not valid {spec.type_class} values"
         ) from None
 
 

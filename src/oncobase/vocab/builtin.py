@@ -118,22 +118,17 @@ def read_source_file(filename: str) -> pa.Table:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise VocabError(f"The built-in vocabulary file {filename} is missing from the package") from None
-    table = pacsv.read_csv(
+        raise VocabError(
+            f"The built-in vocabulary file {filename} is missing from the package"
+        ) from None
+    header = raw.split(b"\n", 1)[0].decode("utf-8").strip().split(",")
+    # Every column as text: codes such as département "01" must keep their leading zero.
+    types = {name: pa.int64() if name == "concept_id" else pa.string() for name in header}
+    return pacsv.read_csv(
         pa.BufferReader(raw),
         convert_options=pacsv.ConvertOptions(
-            column_types={"concept_id": pa.int64()},
-            strings_can_be_null=True,
-            auto_dict_encode=False,
+            column_types=types, strings_can_be_null=True, auto_dict_encode=False
         ),
-    )
-    return table.cast(
-        pa.schema(
-            [
-                pa.field(f.name, pa.int64() if f.name == "concept_id" else pa.string())
-                for f in table.schema
-            ]
-        )
     )
 
 
@@ -200,7 +195,10 @@ def _hierarchy(table: pa.Table) -> tuple[pa.Table, pa.Table]:
     parent_ids = pc.take(table.column("concept_id"), lookup)
     child_ids = children.column("concept_id")
     rels = pa.concat_tables(
-        [_relationships(child_ids, parent_ids, "Is a"), _relationships(parent_ids, child_ids, "Subsumes")]
+        [
+            _relationships(child_ids, parent_ids, "Is a"),
+            _relationships(parent_ids, child_ids, "Subsumes"),
+        ]
     )
     ids = table.column("concept_id")
     n = len(ids)
@@ -244,8 +242,13 @@ def _meta_tables() -> dict[str, pa.Table]:
         next_id += 1
         return ids[-1]
 
-    vocabulary = {"vocabulary_id": [], "vocabulary_name": [], "vocabulary_reference": [],
-                  "vocabulary_version": [], "vocabulary_concept_id": []}  # fmt: skip
+    vocabulary: dict[str, list[object]] = {
+        "vocabulary_id": [],
+        "vocabulary_name": [],
+        "vocabulary_reference": [],
+        "vocabulary_version": [],
+        "vocabulary_concept_id": [],
+    }
     for vocab_id, name in VOCABULARIES:
         concept = add(name, vocab_id, "Vocabulary")
         for key, value in zip(
@@ -254,8 +257,11 @@ def _meta_tables() -> dict[str, pa.Table]:
             strict=True,
         ):
             vocabulary[key].append(value)
-    domain = {"domain_id": list(DOMAINS), "domain_name": list(DOMAINS),
-              "domain_concept_id": [add(d, d, "Domain") for d in DOMAINS]}  # fmt: skip
+    domain = {
+        "domain_id": list(DOMAINS),
+        "domain_name": list(DOMAINS),
+        "domain_concept_id": [add(d, d, "Domain") for d in DOMAINS],
+    }
     concept_class = {
         "concept_class_id": list(CONCEPT_CLASSES),
         "concept_class_name": list(CONCEPT_CLASSES),

@@ -104,9 +104,10 @@ def read_athena_file(path: Path) -> tuple[pa.Table, list[str]]:
     rejected: list[str] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
+        where = f"line {row.number}" if row.number is not None else "a line"
         rejected.append(
-            f"{path.name} line {row.number}: expected {row.expected_columns} fields, "
-            f"found {row.actual_columns}"
+            f"{path.name} {where}: expected {row.expected_columns} fields, "
+            f"found {row.actual_columns}: {row.text[:120]!r}"
         )
         return "skip"
 
@@ -117,7 +118,8 @@ def read_athena_file(path: Path) -> tuple[pa.Table, list[str]]:
                 delimiter="\t", quote_char=False, invalid_row_handler=on_invalid
             ),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
-            read_options=pacsv.ReadOptions(block_size=64 << 20),
+            # Serial parsing lets Arrow report the line number of a rejected row.
+            read_options=pacsv.ReadOptions(block_size=64 << 20, use_threads=False),
         )
     except (pa.ArrowInvalid, OSError) as exc:
         raise VocabError(f"Cannot read the Athena file {path}: {exc}") from None
@@ -138,7 +140,9 @@ def _parse_dates(column: pa.ChunkedArray, path: Path, name: str) -> pa.ChunkedAr
     try:
         return pc.cast(pc.strptime(text, format=fmt, unit="s"), pa.date32())
     except pa.ArrowInvalid as exc:
-        raise VocabError(f"{path.name}: column {name} has a date that is not {fmt}: {exc}") from None
+        raise VocabError(
+            f"{path.name}: column {name} has a date that is not {fmt}: {exc}"
+        ) from None
 
 
 def _file_hash(path: Path) -> str:

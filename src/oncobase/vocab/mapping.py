@@ -116,7 +116,9 @@ def map_to_standard(
     Returns a table with ``source_value``, ``source_concept_id`` and ``concept_id``, one row
     per input code, in input order.
     """
-    column = codes if isinstance(codes, pa.Array | pa.ChunkedArray) else pa.array(codes, pa.string())
+    column = (
+        codes if isinstance(codes, pa.Array | pa.ChunkedArray) else pa.array(codes, pa.string())
+    )
     return load_code_map(backend, vocabulary_id).apply(column)
 
 

@@ -11,7 +11,10 @@ from oncobase.vocab.loader import load_builtin
     stage="setup",
     inputs=("package:oncobase.vocab/data",),
     outputs=("table:concept", "table:concept_relationship", "table:concept_ancestor"),
-    description="Load the built-in vocabulary (ICD-10 II, ICD-O-3, TNM 8, biomarkers, ATC L01/L02, départements).",
+    description=(
+        "Load the built-in vocabulary: ICD-10 chapter II, ICD-O-3, TNM 8, biomarkers, "
+        "ATC L01/L02, départements."
+    ),
 )
 def load_vocabulary(ctx: StepContext) -> StepOutcome:
     ctx.progress(0, 1, "built-in vocabulary")
