@@ -35,6 +35,10 @@ class Settings(BaseSettings):
         ),
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    synth_patients: int = Field(
+        default=20_000, ge=1, description="Cancer patients the demo's synthetic nation has."
+    )
+    synth_seed: int = Field(default=2026, description="Seed of the synthetic nation.")
 
     @field_validator("store_url")
     @classmethod
@@ -70,6 +74,11 @@ class Settings(BaseSettings):
         if self.store_url:
             return self.store_url
         return f"duckdb:///{self.home_path / 'store.duckdb'}"
+
+    @property
+    def synth_path(self) -> Path:
+        """Where the pipeline's synthetic feeds and ground truth are written."""
+        return self.home_path / "synth"
 
     def ensure_home(self) -> Path:
         """Create the home folder (private to the user) and return it."""
