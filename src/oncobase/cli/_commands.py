@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from oncobase.cli import app
 from oncobase.cli import pipeline as pipeline_cli
+from oncobase.cli import stats as stats_cli
 from oncobase.cli import store as store_cli
 from oncobase.cli import vocab as vocab_cli
 from oncobase.cli._output import console
@@ -15,12 +16,7 @@ from oncobase.store import connect, create_store
 app.add_typer(store_cli.app, name="store")
 app.add_typer(vocab_cli.app, name="vocab")
 app.add_typer(pipeline_cli.app, name="pipeline")
-try:  # TEMPORARY until the stats sub-app lands
-    from oncobase.cli import stats as stats_cli
-
-    app.add_typer(stats_cli.app, name="stats")
-except ImportError:
-    pass
+app.add_typer(stats_cli.app, name="stats")
 
 
 @app.callback()
