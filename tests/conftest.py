@@ -66,3 +66,20 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     name = "duckdb_backend" if request.param == "duckdb" else "postgres_backend"
     result: Backend = request.getfixturevalue(name)
     return result
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """One local Spark session (2 cores, no UI) for the whole test session."""
+    pyspark_sql = pytest.importorskip("pyspark.sql", reason="pyspark is a dev dependency")
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[2]")
+        .appName("oncobase-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -342,3 +342,61 @@ def trend_cmd(
         _emit(rows, fmt, "Annual percent change")
     except OncobaseError as exc:
         raise _fail(exc) from exc
+
+
+class StoreMeasure(StrEnum):
+    """Figures computed from the clinical store."""
+
+    incidence = "incidence"
+    survival = "survival"
+
+
+@app.command("store")
+def store_cmd(
+    measure: Annotated[StoreMeasure, typer.Argument(help="incidence or survival.")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", help="Comma-separated: site_group, sex, age_group, year, departement, region."
+        ),
+    ] = "site_group,sex",
+    closing_date: Annotated[
+        str | None,
+        typer.Option(
+            "--closing-date",
+            help="Vital status date (YYYY-MM-DD); "
+            "default: the last death or diagnosis in the store.",
+        ),
+    ] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Incident cases or observed 1- and 5-year survival from the OMOP store.
+
+    Example: `oncobase stats store survival --by site_group,sex --format json`
+    """
+    import datetime as dt
+
+    from oncobase.stats.cases import store_tables
+    from oncobase.stats.steps import latest_date_in_store
+    from oncobase.stats.store_views import compute_store_incidence, compute_store_survival
+    from oncobase.store import connect
+    from oncobase.store.ibis import ibis_connection
+
+    keys = tuple(k.strip() for k in by.split(",") if k.strip())
+    try:
+        with connect() as backend:
+            tables = store_tables(ibis_connection(backend))
+            if measure is StoreMeasure.incidence:
+                result = compute_store_incidence(tables, by=keys)
+            else:
+                closing = (
+                    dt.date.fromisoformat(closing_date)
+                    if closing_date
+                    else latest_date_in_store(backend)
+                )
+                result = compute_store_survival(tables, closing_date=closing, by=keys)
+    except OncobaseError as exc:
+        raise _fail(exc) from None
+    except ValueError as exc:
+        raise _fail(StatsError(f"--closing-date: {exc}")) from None
+    _emit(result.to_pylist(), fmt, f"{measure.value} from the store")

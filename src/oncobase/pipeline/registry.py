@@ -35,7 +35,7 @@ STAGES: tuple[str, ...] = (
 )
 
 # Modules whose import registers steps. Each domain adds its own ``steps`` module here.
-STEP_MODULES: tuple[str, ...] = ("oncobase.vocab.steps",)
+STEP_MODULES: tuple[str, ...] = ("oncobase.vocab.steps", "oncobase.stats.steps")
 
 _RESOURCE_KINDS = ("table", "file", "package")
 
