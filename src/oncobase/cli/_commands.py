@@ -8,6 +8,7 @@ from oncobase.cli import stats as stats_cli
 from oncobase.cli import store as store_cli
 from oncobase.cli import vocab as vocab_cli
 from oncobase.cli._output import console
+from oncobase.cli.synth import synth_command
 from oncobase.config import get_settings
 from oncobase.logging import setup_logging
 from oncobase.pipeline import run_pipeline
@@ -17,6 +18,7 @@ app.add_typer(store_cli.app, name="store")
 app.add_typer(vocab_cli.app, name="vocab")
 app.add_typer(pipeline_cli.app, name="pipeline")
 app.add_typer(stats_cli.app, name="stats")
+app.command("synth")(synth_command)
 
 
 @app.callback()
