@@ -27,6 +27,7 @@ STAGES: tuple[str, ...] = (
     "synth",
     "ingest",
     "link",
+    "load",
     "extract",
     "quality",
     "cohorts",
@@ -35,7 +36,12 @@ STAGES: tuple[str, ...] = (
 )
 
 # Modules whose import registers steps. Each domain adds its own ``steps`` module here.
-STEP_MODULES: tuple[str, ...] = ("oncobase.vocab.steps", "oncobase.stats.steps")
+STEP_MODULES: tuple[str, ...] = (
+    "oncobase.vocab.steps",
+    "oncobase.synth.steps",
+    "oncobase.ingest.steps",
+    "oncobase.stats.steps",
+)
 
 _RESOURCE_KINDS = ("table", "file", "package")
 

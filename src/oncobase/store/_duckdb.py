@@ -61,7 +61,11 @@ class DuckDBBackend(Backend):
         view = "__oncobase_bulk_source"
         self.con.register(view, data)
         try:
-            if data.num_rows >= _REBUILD_THRESHOLD and self._empty_with_primary_key(table):
+            if (
+                not self.in_transaction
+                and data.num_rows >= _REBUILD_THRESHOLD
+                and self._empty_with_primary_key(table)
+            ):
                 self._load_then_index(table, columns, view)
             else:
                 self.con.execute(

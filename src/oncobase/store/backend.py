@@ -7,7 +7,8 @@ only fill in the engine-specific hooks.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, final
@@ -36,6 +37,7 @@ class Backend(ABC):
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.in_transaction = False
 
     # -- hooks -----------------------------------------------------------------------------
     @abstractmethod
@@ -93,6 +95,24 @@ class Backend(ABC):
         """Append rows with the engine's bulk path (never row-by-row INSERT)."""
         if data.num_rows:
             self._append_arrow(table, data)
+
+    @final
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All statements inside commit together or not at all (nested: joins the outer)."""
+        if self.in_transaction:
+            yield
+            return
+        self.execute("BEGIN TRANSACTION")
+        self.in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self.in_transaction = False
+            self.execute("ROLLBACK")
+            raise
+        self.in_transaction = False
+        self.execute("COMMIT")
 
     def __enter__(self) -> Backend:
         return self
