@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from oncobase.cli import app
+from oncobase.cli import ingest as ingest_cli
 from oncobase.cli import pipeline as pipeline_cli
 from oncobase.cli import stats as stats_cli
 from oncobase.cli import store as store_cli
@@ -17,6 +18,7 @@ from oncobase.store import connect, create_store
 app.add_typer(store_cli.app, name="store")
 app.add_typer(vocab_cli.app, name="vocab")
 app.add_typer(pipeline_cli.app, name="pipeline")
+app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(stats_cli.app, name="stats")
 app.command("synth")(synth_command)
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -69,6 +70,10 @@ class LoadReport:
         return sum(sum(t.values()) for t in self.loaded.values())
 
 
+def _as_int(value: object) -> int:
+    return int(value) if isinstance(value, int | float) else 0
+
+
 def _source_hash(settings: Settings, source: str) -> str:
     digest = hashlib.sha256()
     for path in sorted(clinical_dir(settings, source).iterdir()):
@@ -106,7 +111,7 @@ def resolve_persons(
         return ids
     missing = pc.unique(pc.filter(local_ids, pc.is_null(ids)))
     if len(missing):
-        start = int(backend.scalar("SELECT coalesce(max(person_id), 0) FROM ingest__persons") or 0)
+        start = _as_int(backend.scalar("SELECT coalesce(max(person_id), 0) FROM ingest__persons"))
         new = pa.table(
             {
                 "source": pa.array([source] * len(missing)),
@@ -132,12 +137,11 @@ def assign_ids(backend: Backend, *, table: str, source: str, keys: pa.Array) -> 
     ids = pc.take(existing["id"].combine_chunks(), positions)
     missing = pc.filter(keys, pc.is_null(ids))
     if len(missing):
-        start = int(
+        start = _as_int(
             backend.scalar(
                 "SELECT coalesce(max(id), 0) FROM ingest__record_keys WHERE table_name = $1",
                 (table,),
             )
-            or 0
         )
         new = pa.table(
             {
@@ -230,6 +234,21 @@ def _to_omop(
         if column not in columns and column in out.column_names:
             columns[column] = out[column]
     result = pa.table(columns)
+    # A required concept id that the source could not give is 0 ("no matching concept").
+    for col_spec in spec.columns:
+        name = col_spec.name
+        if col_spec.required and name.endswith("_concept_id") and name in result.column_names:
+            position = result.column_names.index(name)
+            result = result.set_column(
+                position, name, pc.fill_null(result[name].cast(pa.int64()), 0)
+            )
+    # Records still missing a value OMOP requires (e.g. an undated FHIR resource) cannot be
+    # loaded: they stay in staging and are counted, never half-loaded.
+    required = [c.name for c in spec.columns if c.required and c.name in result.column_names]
+    if required and result.num_rows:
+        complete = functools.reduce(pc.and_, [pc.is_valid(result[c]) for c in required])
+        if not pc.all(complete).as_py():
+            result = result.filter(complete)
     if table == "episode_event":
         result = result.filter(
             pc.and_(pc.is_valid(result["episode_id"]), pc.is_valid(result["event_id"]))

@@ -109,7 +109,7 @@ def store_quarantine(
     bulk_load(
         backend, "ingest__quarantine", table, step="ingest.quarantine", source=quarantine.source
     )
-    return table.num_rows
+    return int(table.num_rows)
 
 
 def list_quarantine(backend: Backend, *, source: str | None = None, limit: int = 100) -> pa.Table:

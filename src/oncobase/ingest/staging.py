@@ -159,7 +159,7 @@ def write_identity(settings: Settings, source: str, data: pa.Table) -> int:
     )
     pq.write_table(conformed, path)
     path.chmod(0o600)
-    return conformed.num_rows
+    return int(conformed.num_rows)
 
 
 def write_load_summary(settings: Settings, source: str, summary: dict[str, Any]) -> Path:

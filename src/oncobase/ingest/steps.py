@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
-from oncobase.ingest.deaths import StageCounts, stage_death_files
+from oncobase.ingest.deaths import stage_death_files
+from oncobase.ingest.fhir import stage_fhir
 from oncobase.ingest.load import load_staging
 from oncobase.ingest.quarantine import store_quarantine
 from oncobase.ingest.registry_csv import stage_registry_csv
+from oncobase.ingest.report import summarise_stage
 from oncobase.pipeline import StepContext, StepOutcome, pipeline_step
 
 
-def stage_feeds(ctx: StepContext, feeds: Path) -> list[StageCounts]:
+def stage_feeds(ctx: StepContext, feeds: Path) -> list[Any]:
     """Stage every feed found under ``feeds`` (the synthetic generator's layout)."""
-    results: list[StageCounts] = []
+    results: list[Any] = []
     registries = sorted(p for p in (feeds / "registries").glob("*") if p.is_dir())
     hospitals = sorted(p for p in (feeds / "hospitals").glob("*") if p.is_dir())
     deaths = sorted((feeds / "deaths").glob("*.txt"))
     total = len(registries) + len(hospitals) + (1 if deaths else 0)
     done = 0
     for folder in hospitals:
-        from oncobase.ingest.fhir import stage_fhir
-
         ctx.progress(done, total, folder.name)
         results.append(stage_fhir(folder, settings=ctx.settings, backend=ctx.backend))
         done += 1
@@ -53,22 +54,23 @@ def ingest_feeds(ctx: StepContext) -> StepOutcome:
     feeds = ctx.settings.synth_path / "feeds"
     if not feeds.exists():
         return StepOutcome(summary=f"no feeds in {feeds}")
-    results = stage_feeds(ctx, feeds)
-    read = sum(r.read for r in results)
-    accepted = sum(r.accepted for r in results)
-    quarantined = sum(r.quarantined for r in results)
+    summaries = [summarise_stage(r) for r in stage_feeds(ctx, feeds)]
+    read = sum(s["read"] for s in summaries)
+    accepted = sum(s["accepted"] for s in summaries)
+    quarantined = sum(s["quarantined"] for s in summaries)
     return StepOutcome(
         rows=accepted,
-        summary=f"{len(results)} sources: {read:,} read, {accepted:,} accepted, "
+        summary=f"{len(summaries)} sources: {read:,} read, {accepted:,} accepted, "
         f"{quarantined:,} quarantined",
     )
 
 
 def _person_index(ctx: StepContext) -> pa.Table | None:
     """The linkage's person index when the linkage step has built one."""
-    try:
-        from oncobase.linkage import person_index_table
-    except ImportError:
+    from oncobase import linkage
+
+    person_index_table = getattr(linkage, "person_index_table", None)
+    if person_index_table is None:
         return None
     index = person_index_table(ctx.settings)
     return index if index is not None and index.num_rows else None
