@@ -44,6 +44,8 @@ test: setup lint
 bench: setup
 	$(RUN) python benchmarks/bench_bulk_load.py
 	$(RUN) python benchmarks/bench_stats_survival.py
+	$(RUN) python benchmarks/bench_synth.py --patients 100000
+	$(RUN) python benchmarks/bench_ingest_fhir.py
 
 clean:
 	rm -rf .venv .tools .oncobase .pytest_cache .mypy_cache .ruff_cache
