@@ -17,6 +17,7 @@ def oncobase(
     home: Path, *args: str, store_url: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ONCOBASE_HOME": str(home), "COLUMNS": "200"}
+    env["ONCOBASE_SYNTH_PATIENTS"] = "300"  # a small synthetic nation keeps the test quick
     env.pop("ONCOBASE_STORE_URL", None)
     if store_url:
         env["ONCOBASE_STORE_URL"] = store_url
@@ -58,18 +59,24 @@ def test_init_works_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     assert json.loads(info.stdout)["engine"] == "postgresql"
 
 
-def test_pipeline_run_loads_the_vocabulary_then_skips_it(tmp_path: Path) -> None:
+def test_pipeline_runs_end_to_end_then_skips_unchanged_steps(tmp_path: Path) -> None:
     home = tmp_path / "h"
     first = oncobase(home, "pipeline", "run")
     assert first.returncode == 0, first.stderr
-    assert "success" in first.stdout
-    assert "vocab" in first.stdout
-    second = oncobase(home, "pipeline", "run")
-    assert "skipped" in second.stdout
     status = oncobase(home, "pipeline", "status", "--format", "json")
     rows = {r["step"]: r for r in json.loads(status.stdout)}
-    assert rows["vocab"]["last_status"] == "success"
-    assert rows["vocab"]["up_to_date"] is True
+    for step in ("vocab", "synth", "ingest", "load", "stats"):
+        assert rows[step]["last_status"] == "success", rows[step]
+        assert rows[step]["up_to_date"] is True
+    info = json.loads(oncobase(home, "store", "info", "--format", "json").stdout)
+    counts = {t["table"]: t["rows"] for t in info["tables"]}
+    assert counts["person"] > 0
+    assert counts["condition_occurrence"] > 0
+    assert counts["stats__incidence"] > 0
+    second = oncobase(home, "pipeline", "run")
+    assert second.returncode == 0, second.stderr
+    assert "skipped" in second.stdout
+    assert "success" not in second.stdout
     mapped = oncobase(home, "vocab", "map", "ICD10", "C509", "Z99.9")
     assert mapped.returncode == 0
     lines = mapped.stdout.strip().splitlines()
