@@ -1,0 +1,317 @@
+"""The identity vault: the only place where direct identifiers live.
+
+A DuckDB file of its own, ``<home>/vault/identity.duckdb``. Identity records and their
+linkage features are stored as Arrow IPC batches sealed with AES-256-GCM (``cryptography``);
+the key is ``<home>/keys/vault.key`` (32 random bytes, mode 0600, created on first use,
+never logged). Each batch records the id of the key that sealed it (the first 8 bytes of the
+key's SHA-256, not the key) and is bound to its batch id as associated data.
+
+Only the linkage step opens the batches, in memory, for the time of a run. The linkage
+tables (runs with their model, person index, review pairs, decisions) hold no direct
+identifier and are stored in clear beside the batches.
+
+Key rotation (:func:`rotate_vault_key`): a new key is written to ``vault.key.new``, every
+batch is re-encrypted with it in one transaction, then the new key replaces ``vault.key``.
+A crash at any point leaves a vault readable with one of the two files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from oncobase.config import Settings
+from oncobase.linkage.errors import LinkageError
+
+KEY_BYTES = 32
+BATCH_ROWS = 200_000
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS vault__batches (
+  batch_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, load_id VARCHAR NOT NULL,
+  n_rows BIGINT NOT NULL, key_id VARCHAR NOT NULL, nonce BLOB NOT NULL,
+  ciphertext BLOB NOT NULL, created_at TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS linkage__runs (
+  run_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL,
+  seconds DOUBLE, model_json VARCHAR NOT NULL, thresholds_json VARCHAR NOT NULL,
+  counts_json VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS linkage__person_index (
+  source VARCHAR NOT NULL, local_id VARCHAR NOT NULL, person_id BIGINT NOT NULL,
+  run_id VARCHAR NOT NULL, PRIMARY KEY (source, local_id));
+CREATE TABLE IF NOT EXISTS linkage__review (
+  pair_id VARCHAR PRIMARY KEY, source_l VARCHAR, record_id_l VARCHAR, source_r VARCHAR,
+  record_id_r VARCHAR, match_probability DOUBLE, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS linkage__decisions (
+  pair_id VARCHAR PRIMARY KEY, source_l VARCHAR, record_id_l VARCHAR, source_r VARCHAR,
+  record_id_r VARCHAR, decision VARCHAR NOT NULL, decided_at TIMESTAMP NOT NULL);
+"""
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def vault_path(settings: Settings) -> Path:
+    return settings.home_path / "vault" / "identity.duckdb"
+
+
+def key_path(settings: Settings, name: str = "vault.key") -> Path:
+    return settings.home_path / "keys" / name
+
+
+def _write_key(path: Path) -> bytes:
+    key = secrets.token_bytes(KEY_BYTES)
+    _private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    return key
+
+
+def _read_key(path: Path) -> bytes:
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise LinkageError(
+            f"The key file {path.name} is readable by other users (mode {mode:o}); "
+            f"run `chmod 600` on it"
+        )
+    key = path.read_bytes()
+    if len(key) != KEY_BYTES:
+        raise LinkageError(f"The key file {path.name} is damaged (wrong length)")
+    return key
+
+
+def ensure_key(settings: Settings, name: str) -> bytes:
+    """Return the key ``<home>/keys/<name>``, creating it (0600) on first use."""
+    settings.ensure_home()
+    path = key_path(settings, name)
+    if path.exists():
+        return _read_key(path)
+    try:
+        return _write_key(path)
+    except FileExistsError:  # created meanwhile by another process
+        return _read_key(path)
+
+
+def ensure_vault_key(settings: Settings) -> bytes:
+    """The vault's AES-256-GCM key, created with mode 0600 on first use (never logged)."""
+    return ensure_key(settings, "vault.key")
+
+
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+def seal(key: bytes, table: pa.Table, *, batch_id: str) -> tuple[bytes, bytes]:
+    """(nonce, ciphertext) of an Arrow table, bound to its batch id."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    nonce = secrets.token_bytes(12)
+    return nonce, AESGCM(key).encrypt(nonce, sink.getvalue().to_pybytes(), batch_id.encode())
+
+
+def unseal(key: bytes, nonce: bytes, ciphertext: bytes, *, batch_id: str) -> pa.Table:
+    try:
+        clear = AESGCM(key).decrypt(nonce, ciphertext, batch_id.encode())
+    except InvalidTag:
+        raise LinkageError(
+            "A vault batch cannot be decrypted: wrong key or tampered vault file"
+        ) from None
+    return pa.ipc.open_stream(pa.py_buffer(clear)).read_all()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    run_id: str
+    kind: str
+    started_at: dt.datetime
+    seconds: float
+    model_json: str
+    thresholds_json: str
+    counts_json: str
+
+
+class Vault:
+    """An open identity vault (use as a context manager)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.path = vault_path(settings)
+        _private_dir(self.path.parent)
+        self._keys = self._load_keys()
+        self.con = duckdb.connect(str(self.path))
+        self.path.chmod(0o600)
+        self.con.execute(_DDL)
+
+    def _load_keys(self) -> dict[str, bytes]:
+        keys = {}
+        current = ensure_vault_key(self.settings)
+        keys[key_id(current)] = current
+        pending = key_path(self.settings, "vault.key.new")
+        if pending.exists():
+            new = _read_key(pending)
+            keys[key_id(new)] = new
+        self.current_key = current
+        return keys
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    # -- identity batches ------------------------------------------------------------------
+    def put(self, table: pa.Table, *, kind: str, load_id: str) -> int:
+        """Seal ``table`` into batches of ``kind`` (``identity`` or ``features``)."""
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        kid = key_id(self.current_key)
+        rows = []
+        for start in range(0, max(table.num_rows, 1), BATCH_ROWS):
+            part = table.slice(start, BATCH_ROWS)
+            if part.num_rows == 0:
+                break
+            batch_id = f"{kind}:{load_id}:{start // BATCH_ROWS:06d}"
+            nonce, blob = seal(self.current_key, part, batch_id=batch_id)
+            rows.append((batch_id, kind, load_id, part.num_rows, kid, nonce, blob, now))
+        if rows:
+            self.con.executemany(
+                "INSERT OR REPLACE INTO vault__batches VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+        return len(rows)
+
+    def get(self, kind: str) -> pa.Table | None:
+        """Every batch of ``kind``, decrypted in memory and concatenated (None if none)."""
+        rows = self.con.execute(
+            "SELECT batch_id, key_id, nonce, ciphertext FROM vault__batches "
+            "WHERE kind = ? ORDER BY created_at, batch_id",
+            [kind],
+        ).fetchall()
+        if not rows:
+            return None
+        tables = []
+        for batch_id, kid, nonce, blob in rows:
+            if kid not in self._keys:
+                raise LinkageError(
+                    "A vault batch was sealed with a key that is not available; restore "
+                    "keys/vault.key from your backup"
+                )
+            tables.append(unseal(self._keys[kid], nonce, blob, batch_id=batch_id))
+        return pa.concat_tables(tables, promote_options="default")
+
+    def has_load(self, load_id: str) -> bool:
+        return bool(
+            self.con.execute(
+                "SELECT count(*) FROM vault__batches WHERE load_id = ?", [load_id]
+            ).fetchall()[0][0]
+        )
+
+    # -- runs, index, review ---------------------------------------------------------------
+    def save_run(self, run: RunRecord) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO linkage__runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                run.run_id,
+                run.kind,
+                run.started_at,
+                run.seconds,
+                run.model_json,
+                run.thresholds_json,
+                run.counts_json,
+            ],
+        )
+
+    def last_run(self) -> RunRecord | None:
+        rows = self.con.execute(
+            "SELECT run_id, kind, started_at, seconds, model_json, thresholds_json, counts_json "
+            "FROM linkage__runs ORDER BY started_at DESC LIMIT 1"
+        ).fetchall()
+        if not rows:
+            return None
+        r = rows[0]
+        return RunRecord(
+            run_id=r[0],
+            kind=r[1],
+            started_at=r[2],
+            seconds=r[3],
+            model_json=r[4],
+            thresholds_json=r[5],
+            counts_json=r[6],
+        )
+
+    def person_index(self) -> pa.Table:
+        return self.con.sql(
+            "SELECT source, local_id, person_id FROM linkage__person_index "
+            "ORDER BY person_id, source, local_id"
+        ).to_arrow_table()
+
+    def replace_table(self, name: str, data: pa.Table, columns: str) -> None:
+        self.con.register("_incoming", data)
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            self.con.execute(f"DELETE FROM {name}")
+            self.con.execute(f"INSERT INTO {name} SELECT {columns} FROM _incoming")
+            self.con.execute("COMMIT")
+        except duckdb.Error:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.con.unregister("_incoming")
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        result: pa.Table = self.con.sql(sql, params=params or None).to_arrow_table()
+        return result
+
+
+def rotate_vault_key(settings: Settings) -> int:
+    """Re-encrypt every vault batch with a new key, then make it the current key.
+
+    Returns the number of batches re-encrypted. Keep a backup of the key files: a vault
+    without its key cannot be read by anyone.
+    """
+    pending = key_path(settings, "vault.key.new")
+    new = _read_key(pending) if pending.exists() else _write_key(pending)
+    with Vault(settings) as vault:
+        rows = vault.con.execute(
+            "SELECT batch_id, key_id, nonce, ciphertext FROM vault__batches"
+        ).fetchall()
+        new_id = key_id(new)
+        vault.con.execute("BEGIN TRANSACTION")
+        try:
+            for batch_id, kid, nonce, blob in rows:
+                if kid == new_id:
+                    continue
+                if kid not in vault._keys:
+                    raise LinkageError("A vault batch was sealed with an unknown key")
+                table = unseal(vault._keys[kid], nonce, blob, batch_id=batch_id)
+                n2, b2 = seal(new, table, batch_id=batch_id)
+                vault.con.execute(
+                    "UPDATE vault__batches SET key_id = ?, nonce = ?, ciphertext = ? "
+                    "WHERE batch_id = ?",
+                    [new_id, n2, b2, batch_id],
+                )
+            vault.con.execute("COMMIT")
+        except Exception:
+            vault.con.execute("ROLLBACK")
+            raise
+        vault.con.execute("CHECKPOINT")
+    os.replace(pending, key_path(settings))
+    return len(rows)
