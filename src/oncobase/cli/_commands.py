@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from oncobase.cli import app
+from oncobase.cli import cohorts as cohorts_cli
 from oncobase.cli import ingest as ingest_cli
+from oncobase.cli import link as link_cli
 from oncobase.cli import pipeline as pipeline_cli
+from oncobase.cli import quality as quality_cli
 from oncobase.cli import stats as stats_cli
 from oncobase.cli import store as store_cli
 from oncobase.cli import vocab as vocab_cli
 from oncobase.cli._output import console
 from oncobase.cli.synth import synth_command
 from oncobase.config import get_settings
+from oncobase.linkage import ensure_pseudonym_key, ensure_vault_key
 from oncobase.logging import setup_logging
 from oncobase.pipeline import run_pipeline
 from oncobase.store import connect, create_store
@@ -19,6 +23,9 @@ app.add_typer(store_cli.app, name="store")
 app.add_typer(vocab_cli.app, name="vocab")
 app.add_typer(pipeline_cli.app, name="pipeline")
 app.add_typer(ingest_cli.app, name="ingest")
+app.add_typer(link_cli.app, name="link")
+app.add_typer(quality_cli.app, name="quality")
+app.add_typer(cohorts_cli.app, name="cohorts")
 app.add_typer(stats_cli.app, name="stats")
 app.command("synth")(synth_command)
 
@@ -37,9 +44,12 @@ def init() -> None:
     """
     settings = get_settings()
     home = settings.ensure_home()
+    ensure_vault_key(settings)
+    ensure_pseudonym_key(settings)
     with connect(settings=settings) as backend:
         result = create_store(backend)
     console.print(f"home:   {home}")
+    console.print(f"keys:   {home / 'keys'} (vault, pseudonyms; 0600, back them up)")
     console.print(f"store:  {settings.resolved_store_url} ({result.engine})")
     console.print(f"tables: {len(result.created)} created, {len(result.existing)} already there")
 

@@ -74,8 +74,18 @@ def _as_int(value: object) -> int:
     return int(value) if isinstance(value, int | float) else 0
 
 
-def _source_hash(settings: Settings, source: str) -> str:
+def _source_hash(settings: Settings, source: str, person_index: pa.Table | None) -> str:
+    """Staging files and the source's person mapping: either changing means a reload."""
     digest = hashlib.sha256()
+    if person_index is None:
+        digest.update(b"provisional persons")
+    else:
+        mine = person_index.filter(pc.equal(person_index["source"], source))
+        mine = mine.select(["local_id", "person_id"]).sort_by("local_id").combine_chunks()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, mine.schema) as writer:
+            writer.write_table(mine)
+        digest.update(sink.getvalue().to_pybytes())
     for path in sorted(clinical_dir(settings, source).iterdir()):
         digest.update(path.name.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -282,7 +292,7 @@ def load_source(
     run_id: str | None = None,
 ) -> dict[str, int] | None:
     """Load one staged source into OMOP (None when its staging did not change)."""
-    input_hash = _source_hash(settings, source)
+    input_hash = _source_hash(settings, source, person_index)
     if (
         backend.scalar("SELECT input_hash FROM ingest__sources WHERE source = $1", (source,))
         == input_hash

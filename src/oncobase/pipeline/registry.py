@@ -40,6 +40,9 @@ STEP_MODULES: tuple[str, ...] = (
     "oncobase.vocab.steps",
     "oncobase.synth.steps",
     "oncobase.ingest.steps",
+    "oncobase.linkage.steps",
+    "oncobase.quality.steps",
+    "oncobase.cohorts.steps",
     "oncobase.stats.steps",
 )
 
