@@ -8,6 +8,7 @@ import pyarrow.compute as pc
 import pytest
 
 from oncobase.config import Settings
+from oncobase.errors import ConfigError
 from oncobase.linkage import (
     LinkageError,
     Vault,
@@ -33,7 +34,7 @@ def test_key_files_are_private(settings: Settings) -> None:
     assert len(key) == 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
     assert ensure_vault_key(settings) == key
     path.chmod(0o644)
-    with pytest.raises(LinkageError, match="chmod 600"):
+    with pytest.raises(ConfigError, match="chmod 600"):
         ensure_vault_key(settings)
 
 

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from oncobase.config import Settings
 from oncobase.errors import OncobaseError
+from oncobase.keys import ensure_key
 from oncobase.store import Backend, bulk_load
 from oncobase.store.metadata import new_id, utcnow
 
@@ -27,21 +28,6 @@ _NONCE = 12
 
 class IngestError(OncobaseError):
     """A feed cannot be read or loaded; the message says which file and what to do."""
-
-
-def ensure_key(settings: Settings, name: str) -> bytes:
-    """Read (or create, 0600) a 256-bit key file in ``<home>/keys/``; never logged."""
-    folder = settings.ensure_home() / "keys"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / f"{name}.key"
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(AESGCM.generate_key(bit_length=256))
-    key = path.read_bytes()
-    if len(key) != 32:
-        raise IngestError(f"The key file {path} is damaged (expected 32 bytes); restore it")
-    return key
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,7 +91,7 @@ def store_quarantine(
     """Write the rejects of a load to ``ingest__quarantine``."""
     if not len(quarantine):
         return 0
-    table = quarantine.to_table(key=ensure_key(settings, "quarantine"), load_id=load_id)
+    table = quarantine.to_table(key=ensure_key(settings, "quarantine.key"), load_id=load_id)
     bulk_load(
         backend, "ingest__quarantine", table, step="ingest.quarantine", source=quarantine.source
     )
@@ -126,5 +112,5 @@ def list_quarantine(backend: Backend, *, source: str | None = None, limit: int =
 def decrypt_raw(settings: Settings, *, source: str, raw_encrypted: str) -> bytes:
     """The raw content of a rejected record (for a data steward fixing a feed)."""
     blob = base64.b64decode(raw_encrypted)
-    cipher = AESGCM(ensure_key(settings, "quarantine"))
+    cipher = AESGCM(ensure_key(settings, "quarantine.key"))
     return cipher.decrypt(blob[:_NONCE], blob[_NONCE:], source.encode())

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from oncobase.config import Settings
-from oncobase.linkage.vault import ensure_key
+from oncobase.keys import ensure_key
 
 INDEX_SCHEMA = pa.schema(
     [("source", pa.string()), ("local_id", pa.string()), ("person_id", pa.int64())]

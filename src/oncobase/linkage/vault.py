@@ -32,9 +32,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from oncobase.config import Settings
+from oncobase.keys import ensure_key, key_path
 from oncobase.linkage.errors import LinkageError
 
-KEY_BYTES = 32
 BATCH_ROWS = 200_000
 
 _DDL = """
@@ -66,44 +66,6 @@ def _private_dir(path: Path) -> Path:
 
 def vault_path(settings: Settings) -> Path:
     return settings.home_path / "vault" / "identity.duckdb"
-
-
-def key_path(settings: Settings, name: str = "vault.key") -> Path:
-    return settings.home_path / "keys" / name
-
-
-def _write_key(path: Path) -> bytes:
-    key = secrets.token_bytes(KEY_BYTES)
-    _private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-    return key
-
-
-def _read_key(path: Path) -> bytes:
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise LinkageError(
-            f"The key file {path.name} is readable by other users (mode {mode:o}); "
-            f"run `chmod 600` on it"
-        )
-    key = path.read_bytes()
-    if len(key) != KEY_BYTES:
-        raise LinkageError(f"The key file {path.name} is damaged (wrong length)")
-    return key
-
-
-def ensure_key(settings: Settings, name: str) -> bytes:
-    """Return the key ``<home>/keys/<name>``, creating it (0600) on first use."""
-    settings.ensure_home()
-    path = key_path(settings, name)
-    if path.exists():
-        return _read_key(path)
-    try:
-        return _write_key(path)
-    except FileExistsError:  # created meanwhile by another process
-        return _read_key(path)
 
 
 def ensure_vault_key(settings: Settings) -> bytes:
@@ -163,7 +125,7 @@ class Vault:
         keys[key_id(current)] = current
         pending = key_path(self.settings, "vault.key.new")
         if pending.exists():
-            new = _read_key(pending)
+            new = ensure_key(self.settings, "vault.key.new")
             keys[key_id(new)] = new
         self.current_key = current
         return keys
@@ -288,7 +250,8 @@ def rotate_vault_key(settings: Settings) -> int:
     without its key cannot be read by anyone.
     """
     pending = key_path(settings, "vault.key.new")
-    new = _read_key(pending) if pending.exists() else _write_key(pending)
+    new = ensure_key(settings, "vault.key.new")
+
     with Vault(settings) as vault:
         rows = vault.con.execute(
             "SELECT batch_id, key_id, nonce, ciphertext FROM vault__batches"

@@ -89,10 +89,12 @@ def cancer_cases_expr(tables: Mapping[str, ir.Table]) -> ir.Table:
         icd10=icd3,
         site_group=_site_group_of(icd3),
     ).filter(
-        lambda t: t.site_group.notnull()
-        & t.icd10.re_search(r"^C[0-9][0-9]$")
-        # C77-C79 are secondary (metastatic) neoplasms: not incident cancers
-        & ~t.icd10.isin(["C77", "C78", "C79"])
+        lambda t: (
+            t.site_group.notnull()
+            & t.icd10.re_search(r"^C[0-9][0-9]$")
+            # C77-C79 are secondary (metastatic) neoplasms: not incident cancers
+            & ~t.icd10.isin(["C77", "C78", "C79"])
+        )
     )
     first = diagnoses.mutate(
         rank=ibis.row_number().over(

@@ -137,3 +137,35 @@ def confidence_band(
             lower = np.exp(-np.exp(np.log(-np.log(s)) - shift))
             upper = np.exp(-np.exp(np.log(-np.log(s)) + shift))
     return lower, upper
+
+
+def build_curve(
+    method: str,
+    *,
+    time: FloatArray,
+    n_risk: FloatArray,
+    n_event: FloatArray,
+    n_exit: FloatArray,
+    surv: FloatArray,
+    se_log: FloatArray,
+    conf_type: str,
+    conf_level: float,
+    clip: bool,
+) -> SurvivalCurve:
+    """A :class:`SurvivalCurve` with its confidence band (see :func:`confidence_band`)."""
+    lower, upper = confidence_band(
+        surv, se_log, conf_type=conf_type, conf_level=conf_level, clip=clip
+    )
+    return SurvivalCurve(
+        method=method,
+        time=time,
+        n_risk=n_risk,
+        n_event=n_event,
+        n_censor=n_exit - n_event,
+        surv=surv,
+        std_err_log=se_log,
+        lower=lower,
+        upper=upper,
+        conf_type=conf_type,
+        conf_level=conf_level,
+    )

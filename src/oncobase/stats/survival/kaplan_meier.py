@@ -16,7 +16,7 @@ from oncobase.stats._arrays import (
     require_non_negative,
     same_length,
 )
-from oncobase.stats.survival._curve import SurvivalCurve, confidence_band
+from oncobase.stats.survival._curve import SurvivalCurve, build_curve
 
 __all__ = ["SurvivalQuantile", "estimate_km", "estimate_survival_quantile"]
 
@@ -60,21 +60,17 @@ def estimate_km(
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
     se_log = np.sqrt(np.cumsum(term))
-    lower, upper = confidence_band(
-        surv, se_log, conf_type=conf_type, conf_level=conf_level, clip=True
-    )
-    return SurvivalCurve(
-        method="km",
+    return build_curve(
+        "km",
         time=uniq,
         n_risk=n_risk,
         n_event=n_event,
-        n_censor=n_exit - n_event,
+        n_exit=n_exit,
         surv=surv,
-        std_err_log=se_log,
-        lower=lower,
-        upper=upper,
+        se_log=se_log,
         conf_type=conf_type,
         conf_level=conf_level,
+        clip=True,
     )
 
 

@@ -22,7 +22,7 @@ from oncobase.stats._arrays import FloatArray, as_float_array
 from oncobase.stats.lifetable import LifeTable, to_epoch_days
 from oncobase.stats.standardise import load_standard_population
 from oncobase.stats.survival._cohort import Cohort, make_cohort
-from oncobase.stats.survival._curve import SurvivalCurve, confidence_band
+from oncobase.stats.survival._curve import SurvivalCurve, build_curve, confidence_band
 from oncobase.stats.survival._expected import Segments, build_segments, sum_exp_on_grid
 
 _STEP = 1.0  # days: relsurv's default precision
@@ -145,21 +145,17 @@ def _pohar_perme(
         var_terms = np.where(yisi > 0, dnisisq / yisi**2, 0.0)
     surv = np.cumprod(1.0 - haz)
     se_log = np.sqrt(np.cumsum(var_terms))
-    lower, upper = confidence_band(
-        surv, se_log, conf_type=conf_type, conf_level=conf_level, clip=False
-    )
-    return SurvivalCurve(
-        method="pohar-perme",
+    return build_curve(
+        "pohar-perme",
         time=grid,
         n_risk=n_risk,
         n_event=n_event,
-        n_censor=n_exit - n_event,
+        n_exit=n_exit,
         surv=surv,
-        std_err_log=se_log,
-        lower=lower,
-        upper=upper,
+        se_log=se_log,
         conf_type=conf_type,
         conf_level=conf_level,
+        clip=False,
     )
 
 

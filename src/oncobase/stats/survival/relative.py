@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from oncobase.stats.lifetable import LifeTable
 from oncobase.stats.survival._cohort import make_cohort
-from oncobase.stats.survival._curve import SurvivalCurve, confidence_band
+from oncobase.stats.survival._curve import SurvivalCurve, build_curve
 from oncobase.stats.survival._expected import (
     build_segments,
     sum_cumulative_on_grid,
@@ -58,21 +58,17 @@ def estimate_ederer2(
     haz = (n_event - expected) / n_risk
     surv = np.cumprod(1.0 - haz)
     se_log = np.sqrt(np.cumsum(n_event / n_risk**2))
-    lower, upper = confidence_band(
-        surv, se_log, conf_type=conf_type, conf_level=conf_level, clip=False
-    )
-    return SurvivalCurve(
-        method="ederer2",
+    return build_curve(
+        "ederer2",
         time=grid,
         n_risk=n_risk,
         n_event=n_event,
-        n_censor=n_exit - n_event,
+        n_exit=n_exit,
         surv=surv,
-        std_err_log=se_log,
-        lower=lower,
-        upper=upper,
+        se_log=se_log,
         conf_type=conf_type,
         conf_level=conf_level,
+        clip=False,
     )
 
 
@@ -102,19 +98,15 @@ def estimate_ederer1(
     n_risk = np.cumsum(n_exit[::-1])[::-1]
     surv = np.cumprod(1.0 - n_event / n_risk) / expected
     se_log = np.sqrt(np.cumsum(n_event / n_risk**2))
-    lower, upper = confidence_band(
-        surv, se_log, conf_type=conf_type, conf_level=conf_level, clip=False
-    )
-    return SurvivalCurve(
-        method="ederer1",
+    return build_curve(
+        "ederer1",
         time=grid,
         n_risk=n_risk,
         n_event=n_event,
-        n_censor=n_exit - n_event,
+        n_exit=n_exit,
         surv=surv,
-        std_err_log=se_log,
-        lower=lower,
-        upper=upper,
+        se_log=se_log,
         conf_type=conf_type,
         conf_level=conf_level,
+        clip=False,
     )
