@@ -46,6 +46,9 @@ bench: setup
 	$(RUN) python benchmarks/bench_stats_survival.py
 	$(RUN) python benchmarks/bench_synth.py --patients 100000
 	$(RUN) python benchmarks/bench_ingest_fhir.py
+	$(RUN) python benchmarks/bench_linkage.py
+	$(RUN) python benchmarks/bench_cohorts.py
+	$(RUN) python benchmarks/bench_quality.py
 
 clean:
 	rm -rf .venv .tools .oncobase .pytest_cache .mypy_cache .ruff_cache
