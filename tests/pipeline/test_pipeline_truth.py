@@ -28,7 +28,7 @@ def nation(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Backend]
     return settings, backend
 
 
-def truth(settings: Settings, table: str):  # noqa: ANN201
+def truth(settings: Settings, table: str):
     return pq.read_table(Path(settings.synth_path) / "truth" / f"{table}.parquet")
 
 
