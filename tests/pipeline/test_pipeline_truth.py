@@ -3,9 +3,11 @@ synthetic feeds → ingest → link → load → statistics."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -32,11 +34,69 @@ def truth(settings: Settings, table: str):
     return pq.read_table(Path(settings.synth_path) / "truth" / f"{table}.parquet")
 
 
-def test_every_cancer_patient_is_one_person(nation: tuple[Settings, Backend]) -> None:
-    settings, backend = nation
+def hospital_patient_ids(settings: Settings) -> pa.Table:
+    """(source, FHIR Patient.id, the hospital's own patient number) of every export."""
+    rows: dict[str, list[str]] = {"source": [], "patient_id": [], "local_id": []}
+    for path in sorted((settings.synth_path / "feeds" / "hospitals").glob("*/Patient.ndjson")):
+        for line in path.read_text().splitlines():
+            patient = json.loads(line)
+            ipp = next(i["value"] for i in patient["identifier"] if i["system"].endswith("/ipp"))
+            rows["source"].append(path.parent.name)
+            rows["patient_id"].append(patient["id"])
+            rows["local_id"].append(ipp)
+    return pa.table(rows)
+
+
+def truth_to_person(settings: Settings) -> pa.Table:
+    """(person_key, person_id, source) for every source record the platform has linked."""
     records = truth(settings, "source_records").select(["source_id", "local_id", "person_key"])
     index = person_index_table(settings)
-    joined = records.join(index, keys=["source_id", "local_id"], right_keys=["source", "local_id"])
+    # hospitals key their records by FHIR Patient.id; the truth by the hospital's number
+    fhir = hospital_patient_ids(settings)
+    hospital_index = (
+        index.join(
+            fhir,
+            keys=["source", "local_id"],
+            right_keys=["source", "patient_id"],
+            join_type="inner",
+            right_suffix="_right",
+        )
+        .select(["source", "local_id_right", "person_id"])
+        .rename_columns(["source", "local_id", "person_id"])
+    )
+    index = pa.concat_tables([index.select(["source", "local_id", "person_id"]), hospital_index])
+    # the death file is keyed by death date, place and certificate number
+    persons = truth(settings, "persons").filter(
+        pc.is_valid(truth(settings, "persons")["death_date"])
+    )
+    deaths = pa.table(
+        {
+            "source_id": pa.array(["INSEE"] * persons.num_rows),
+            "local_id": pc.binary_join_element_wise(
+                pc.strftime(persons["death_date"], format="%Y%m%d"),
+                persons["death_commune"],
+                persons["death_certificate"],
+                "-",
+            ),
+            "person_key": persons["person_key"],
+        }
+    )
+    records = pa.concat_tables(
+        [records.filter(pc.not_equal(records["source_id"], "INSEE")), deaths],
+        promote_options="permissive",
+    )
+    return records.join(
+        index, keys=["source_id", "local_id"], right_keys=["source", "local_id"], join_type="inner"
+    )
+
+
+def test_every_cancer_patient_is_one_person(nation: tuple[Settings, Backend]) -> None:
+    settings, backend = nation
+    joined = truth_to_person(settings)
+    linked_sources = set(joined["source_id"].to_pylist())
+    assert {s for s in linked_sources if s.startswith("HOSP")}, "hospital records must be linked"
+    assert {s for s in linked_sources if s.startswith("REG_")}
+    assert "INSEE" in linked_sources
     persons_per_key = joined.group_by("person_key").aggregate([("person_id", "count_distinct")])
     split = pc.sum(pc.greater(persons_per_key["person_id_count_distinct"], 1)).as_py() or 0
     keys_per_person = joined.group_by("person_id").aggregate([("person_key", "count_distinct")])
@@ -82,3 +142,43 @@ def test_no_identity_in_the_clinical_store(nation: tuple[Settings, Backend]) -> 
         dump = str(backend.query_arrow(f'SELECT * FROM "{table}"').to_pylist()).upper()
         assert not [n for n in list(names)[:200] if n in dump], table
         assert not [n for n in nirs if n in dump], table
+
+
+def test_treatments_and_stages_of_the_truth_are_in_omop(nation: tuple[Settings, Backend]) -> None:
+    settings, backend = nation
+    treatments = Counter(truth(settings, "treatments")["kind"].to_pylist())
+    radiotherapy = backend.scalar(
+        "SELECT count(*) FROM procedure_occurrence WHERE procedure_source_value = '1217123003'"
+    )
+    surgery = backend.scalar(
+        "SELECT count(*) FROM procedure_occurrence WHERE procedure_source_value <> '1217123003'"
+    )
+    assert radiotherapy == treatments["radiotherapy"]
+    assert surgery == treatments["surgery"]
+    # each systemic treatment line: one MedicationRequest and one MedicationAdministration
+    assert backend.count_rows("drug_exposure") == 2 * treatments["systemic"]
+    assert (
+        backend.scalar("SELECT count(*) FROM drug_exposure WHERE drug_source_value NOT LIKE 'L0%'")
+        == 0
+    )
+    # every staged tumour: its stage group recorded for its person (via the person index)
+    tumours = truth(settings, "tumours").filter(
+        pc.is_valid(truth(settings, "tumours")["stage_group"])
+    )
+    keys = truth_to_person(settings)
+    person_of = dict(
+        zip(keys["person_key"].to_pylist(), keys["person_id"].to_pylist(), strict=True)
+    )
+    stages = backend.query_arrow(
+        "SELECT DISTINCT person_id, value_source_value FROM measurement "
+        "WHERE value_source_value IS NOT NULL"
+    )
+    recorded = set(
+        zip(stages["person_id"].to_pylist(), stages["value_source_value"].to_pylist(), strict=True)
+    )
+    missing = [
+        t
+        for t in tumours.to_pylist()
+        if (person_of.get(t["person_key"]), t["stage_group"]) not in recorded
+    ]
+    assert len(missing) <= 0.01 * tumours.num_rows
