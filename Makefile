@@ -49,6 +49,8 @@ bench: setup
 	$(RUN) python benchmarks/bench_linkage.py
 	$(RUN) python benchmarks/bench_cohorts.py
 	$(RUN) python benchmarks/bench_quality.py
+	$(RUN) python benchmarks/bench_nlp.py
+	$(RUN) python benchmarks/bench_web.py
 
 clean:
 	rm -rf .venv .tools .oncobase .pytest_cache .mypy_cache .ruff_cache

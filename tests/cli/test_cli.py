@@ -85,7 +85,7 @@ def test_pipeline_runs_end_to_end_then_skips_unchanged_steps(tmp_path: Path) -> 
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    result = oncobase(tmp_path / "demo", "demo")
+    result = oncobase(tmp_path / "demo", "demo", "--no-serve")
     assert result.returncode == 0, result.stderr
     assert "vocab" in result.stdout
     assert "done" in result.stdout

@@ -139,6 +139,7 @@ def test_any_bytes_never_crash_and_counts_add_up(tmp_path: Path, data: list[byte
     path.write_bytes(b"\n".join(d.replace(b"\n", b" ") for d in data) + b"\n")
     quarantine = Quarantine(source="INSEE")
     table = read_death_file(path, quarantine)
+
     def is_record(line: bytes) -> bool:  # blank ASCII lines are skipped, anything else counts
         try:
             return bool(line.decode("ascii").strip())

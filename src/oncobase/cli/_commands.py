@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from oncobase.cli import app
 from oncobase.cli import cohorts as cohorts_cli
 from oncobase.cli import ingest as ingest_cli
 from oncobase.cli import link as link_cli
+from oncobase.cli import nlp as nlp_cli
 from oncobase.cli import pipeline as pipeline_cli
 from oncobase.cli import quality as quality_cli
 from oncobase.cli import stats as stats_cli
@@ -13,6 +18,7 @@ from oncobase.cli import store as store_cli
 from oncobase.cli import vocab as vocab_cli
 from oncobase.cli._output import console
 from oncobase.cli.synth import synth_command
+from oncobase.cli.web import audit_app, serve_command, users_app
 from oncobase.config import get_settings
 from oncobase.linkage import ensure_pseudonym_key, ensure_vault_key
 from oncobase.logging import setup_logging
@@ -26,6 +32,10 @@ app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(link_cli.app, name="link")
 app.add_typer(quality_cli.app, name="quality")
 app.add_typer(cohorts_cli.app, name="cohorts")
+app.add_typer(nlp_cli.app, name="nlp")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.command("serve")(serve_command)
 app.add_typer(stats_cli.app, name="stats")
 app.command("synth")(synth_command)
 
@@ -55,13 +65,20 @@ def init() -> None:
 
 
 @app.command("demo")
-def demo() -> None:
-    """Set up the home folder and store, then run every pipeline step on the embedded default.
+def demo(
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the web platform at the end.")
+    ] = True,
+) -> None:
+    """Set up the home folder and store, run every pipeline step, create one account per
+    role and serve the web platform on http://127.0.0.1:8000.
 
-    Example: `ONCOBASE_HOME=/tmp/demo oncobase demo`
+    Example: `ONCOBASE_HOME=/tmp/demo oncobase demo` (`--no-serve` to stop after the pipeline)
     """
     settings = get_settings()
     home = settings.ensure_home()
+    ensure_vault_key(settings)
+    ensure_pseudonym_key(settings)
     console.rule("OncoBase demo")
     console.print(f"home: {home}")
     with connect(settings=settings) as backend:
@@ -72,4 +89,12 @@ def demo() -> None:
         )
         report = run_pipeline(backend, settings, console=console)
     pipeline_cli.print_report(report)
+    from oncobase.api import WebSettings, create_demo_accounts
+
+    accounts = create_demo_accounts(WebSettings())
+    console.rule("accounts (demo only: change or disable them before any real use)")
+    for role, username, password in accounts:
+        console.print(f"{role:<18} {username:<18} {password}")
     console.rule("done")
+    if serve:
+        serve_command()

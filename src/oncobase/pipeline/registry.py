@@ -40,6 +40,7 @@ STEP_MODULES: tuple[str, ...] = (
     "oncobase.vocab.steps",
     "oncobase.synth.steps",
     "oncobase.ingest.steps",
+    "oncobase.nlp.steps",
     "oncobase.linkage.steps",
     "oncobase.quality.steps",
     "oncobase.cohorts.steps",

@@ -1,0 +1,276 @@
+"""From a French pathology report to one object with the PATHOLOGY_SCHEMA keys.
+
+:func:`extract_report` runs the EDS-NLP pipeline (:mod:`oncobase.nlp._eds`) and
+:func:`assemble` chooses, among the qualified mentions, the values of the current tumour:
+the conclusion wins over the other sections, negated / hypothetical / family / antecedent
+mentions never fill a key, and when no invasive cancer is established every key but
+``cancer`` (false) is null.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from oncobase.nlp._eds import Mention, doc_mentions, get_pipeline
+from oncobase.nlp.parsers import isup_from_gleason
+from oncobase.nlp.schema import GENE_KEYS, empty_result, preprocess
+
+__all__ = ["MAX_CHARS", "assemble", "extract_report", "extract_reports"]
+
+MAX_CHARS = 100_000  # longer texts are cut (a pathology report is a few thousand characters)
+
+_BODY = {
+    "conclusion": 0,
+    "synoptic": 1,
+    "microscopy": 2,
+    "immunohistochemistry": 3,
+    "molecular": 3,
+    "other": 4,
+    "macroscopy": 5,
+    "specimen": 6,
+    "header": 8,
+    "clinical": 9,
+}
+_BIOMARKER_ORDER = {
+    "immunohistochemistry": 0,
+    "molecular": 0,
+    "synoptic": 1,
+    "microscopy": 2,
+    "conclusion": 2,
+    "other": 3,
+    "macroscopy": 4,
+    "specimen": 5,
+    "clinical": 6,
+    "header": 9,
+}
+
+
+def _clean(m: Mention) -> bool:
+    return not (m.family or m.history)
+
+
+def _asserted(m: Mention) -> bool:
+    return not (m.negated or m.hypothesis or m.family or m.history)
+
+
+def _longest(mentions: list[Mention]) -> list[Mention]:
+    """Drop mentions nested in (or overlapping) a longer one."""
+    kept: list[Mention] = []
+    for m in sorted(mentions, key=lambda x: (-(x.end - x.start), x.start)):
+        if all(m.end <= k.start or m.start >= k.end for k in kept):
+            kept.append(m)
+    return sorted(kept, key=lambda x: x.start)
+
+
+def _value(m: Mention) -> Any:
+    return m.value[0]
+
+
+def _rank(m: Mention) -> int:
+    return int(m.value[1])
+
+
+def _is_haem(morph: str | None) -> bool:
+    return morph is not None and morph[:4].isdigit() and 9590 <= int(morph[:4]) <= 9999
+
+
+def assemble(mentions: Sequence[Mention]) -> dict[str, Any]:
+    """The schema object from the qualified mentions of one report."""
+    result = empty_result()
+    by_kind: dict[str, list[Mention]] = {}
+    for m in mentions:
+        if m.group in ("candidates", "tnm"):
+            by_kind.setdefault(m.kind, []).append(m)
+
+    # -- histology and cancer ----------------------------------------------------------
+    histology = _longest([m for m in mentions if m.group == "histology"])
+    usable = [m for m in histology if _BODY.get(m.section, 4) < 8]
+    asserted = [m for m in usable if _asserted(m)]
+    # the best section holding an asserted histology decides (an in-situ conclusion wins
+    # over an invasive wording elsewhere)
+    best_section = min((_BODY.get(m.section, 4) for m in asserted), default=None)
+    invasive = sorted(
+        (m for m in asserted if m.kind.endswith("/3") and _BODY.get(m.section, 4) == best_section),
+        key=lambda m: m.start,
+    )
+    tnm = _choose_tnm(by_kind)
+    chosen: Mention | None = invasive[0] if invasive else None
+    staged = tnm is not None and tnm["prefix"] in ("p", "yp") and tnm["T"] not in ("a", "is")
+    if chosen is None and staged and not asserted:
+        # staged without an asserted histology (ypT0: "absence de cellule tumorale résiduelle …")
+        negated = sorted(
+            (m for m in usable if m.kind.endswith("/3") and not (m.family or m.history)),
+            key=lambda m: (_BODY.get(m.section, 4), m.start),
+        )
+        chosen = negated[0] if negated else None
+    elif chosen is None:
+        return result
+    result["cancer"] = True
+    morph = chosen.kind if chosen is not None else None
+    result["morphology_icdo3"] = morph
+
+    # -- topography --------------------------------------------------------------------
+    sites = [m for m in _longest([m for m in mentions if m.group == "site"]) if _clean(m)]
+    result["topography_icdo3"] = _choose_site(sites, chosen)
+
+    # -- grade and prostate --------------------------------------------------------------
+    gleasons = [m for m in by_kind.get("gleason", []) if _clean(m) and m.section != "header"]
+    prostate = bool(gleasons) or result["topography_icdo3"] == "C61.9"
+    if gleasons:
+        best = max(gleasons, key=lambda m: (sum(_value(m)), _value(m)[0]))
+        primary, secondary = _value(best)
+        result["gleason_primary"], result["gleason_secondary"] = primary, secondary
+        stated = [_value(m) for m in by_kind.get("isup", []) if _clean(m)]
+        result["isup_group"] = max(stated) if stated else isup_from_gleason(primary, secondary)
+    if not prostate:
+        result["grade"] = _choose_grade(by_kind.get("grade", []), chosen)
+
+    # -- stage -------------------------------------------------------------------------
+    if tnm is not None:
+        result["prefix"], result["T"], result["N"], result["M"] = (
+            tnm["prefix"],
+            tnm["T"],
+            tnm["N"],
+            tnm["M"],
+        )
+
+    # -- size, nodes, margins ------------------------------------------------------------
+    if not _is_haem(morph):
+        sizes = [
+            m
+            for m in by_kind.get("size", [])
+            if _asserted(m)
+            and m.section not in ("clinical", "header", "specimen")
+            and not (m.section == "other" and _rank(m) >= 2)
+        ]
+        if sizes:
+            best = min(
+                sizes,
+                key=lambda m: (
+                    _rank(m) + (2 if m.section == "macroscopy" else 0),
+                    _BODY.get(m.section, 4),
+                    m.start,
+                ),
+            )
+            size = float(_value(best))
+            if 0 < size < 500:
+                result["tumor_size_mm"] = size
+    nodes = [m for m in by_kind.get("nodes", []) if _clean(m) and m.section != "clinical"]
+    if nodes:
+        best = min(nodes, key=lambda m: (_rank(m), _BODY.get(m.section, 4), m.start))
+        if _value(best) is not None:
+            result["nodes_positive"], result["nodes_examined"] = _value(best)
+    margins = [m for m in by_kind.get("margin", []) if _clean(m) and m.section != "clinical"]
+    if margins:
+        best = min(margins, key=lambda m: (_rank(m), _BODY.get(m.section, 4), m.start))
+        result["margin_status"] = _value(best)
+
+    # -- biomarkers ----------------------------------------------------------------------
+    for kind, key in (
+        ("er", "er_pct"),
+        ("pr", "pr_pct"),
+        ("her2", "her2"),
+        ("ki67", "ki67_pct"),
+        ("mmr", "mmr"),
+        ("msi", "msi"),
+        ("tps", "pdl1_tps_pct"),
+        ("cps", "pdl1_cps"),
+        *((g, g) for g in GENE_KEYS),
+    ):
+        found = [m for m in by_kind.get(kind, []) if _clean(m) and m.section != "header"]
+        if found:
+            best = min(found, key=lambda m: (_rank(m), _BIOMARKER_ORDER.get(m.section, 3), m.start))
+            value = _value(best)
+            result[key] = dict(value) if isinstance(value, dict) else value
+    return result
+
+
+def _choose_site(sites: list[Mention], chosen: Mention | None) -> str | None:
+    if not sites:
+        return None
+    if chosen is not None:
+        same = [m for m in sites if m.sentence == chosen.sentence and m.section == chosen.section]
+        after = [m for m in same if m.start >= chosen.end]
+        if after:
+            return after[0].kind
+        if same:
+            return same[-1].kind
+    order = {"conclusion": 0, "synoptic": 1, "specimen": 2, "microscopy": 3, "other": 4,
+             "macroscopy": 5, "immunohistochemistry": 6, "molecular": 6, "clinical": 7}  # fmt: skip
+    ranked = sorted(
+        (m for m in sites if m.section != "header"),
+        key=lambda m: (order.get(m.section, 5), m.start),
+    )
+    return ranked[0].kind if ranked else None
+
+
+def _choose_grade(grades: list[Mention], chosen: Mention | None) -> str | None:
+    usable = [m for m in grades if _clean(m) and not m.hypothesis and m.section not in
+              ("clinical", "header", "specimen", "macroscopy")]  # fmt: skip
+    if not usable:
+        return None
+
+    def key(m: Mention) -> tuple[int, int, int, int]:
+        near = 0 if chosen is not None and m.sentence == chosen.sentence else 1
+        return (_BODY.get(m.section, 4), near, _rank(m), m.start)
+
+    value = _value(min(usable, key=key))
+    return None if value == "na" else str(value)
+
+
+def _choose_tnm(by_kind: dict[str, list[Mention]]) -> dict[str, Any] | None:
+    mine = [m for m in by_kind.get("tnm", []) if m.group == "candidates"]
+    theirs = [m for m in by_kind.get("tnm", []) if m.group == "tnm" and _value(m) is not None]
+    mentions = mine + [m for m in theirs if all(m.end <= x.start or m.start >= x.end for x in mine)]
+    mentions = [m for m in mentions if _clean(m) and not m.hypothesis]
+    if not mentions:
+        return None
+
+    def key(m: Mention) -> tuple[int, int]:
+        return (_BODY.get(m.section, 4), m.start)
+
+    pathological = [m for m in mentions if _value(m).get("prefix") in ("p", "yp")]
+    clinical = [m for m in mentions if _value(m).get("prefix") == "c"]
+    pool = pathological or clinical
+    if not pool:
+        return None
+    value: dict[str, Any] = dict(_value(min(pool, key=key)))
+    t = str(value["T"]).lower()
+    value["T"] = "0" if t == "o" else t
+    return value
+
+
+def _safe_text(text: Any) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        raise TypeError(f"a report is text, not {type(text).__name__}")
+    return preprocess(text[:MAX_CHARS])
+
+
+def extract_report(text: str | bytes) -> dict[str, Any]:
+    """The schema object of one report (bytes are decoded as UTF-8, errors replaced)."""
+    doc = get_pipeline()(_safe_text(text))
+    return assemble(doc_mentions(doc))
+
+
+def _extract_chunk(texts: list[str]) -> list[dict[str, Any]]:
+    nlp = get_pipeline()
+    return [assemble(doc_mentions(doc)) for doc in nlp.pipe(texts, batch_size=32)]
+
+
+def extract_reports(
+    texts: Iterable[str | bytes], *, processes: int = 1, chunk_size: int = 200
+) -> list[dict[str, Any]]:
+    """Schema objects of many reports, in order (``processes`` > 1: a multiprocessing pool)."""
+    clean = [_safe_text(t) for t in texts]
+    if processes <= 1 or len(clean) < 2 * chunk_size:
+        return _extract_chunk(clean)
+    chunks = [clean[i : i + chunk_size] for i in range(0, len(clean), chunk_size)]
+    get_pipeline()  # built once here; forked workers inherit it
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes) as pool:
+        results = pool.map(_extract_chunk, chunks)
+    return [r for chunk in results for r in chunk]
