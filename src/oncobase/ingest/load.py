@@ -41,6 +41,7 @@ _ORDER = (
     "drug_exposure",
     "specimen",
     "note",
+    "note_nlp",
     "measurement",
     "observation",
     "episode",

@@ -68,6 +68,8 @@ REFERENCE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "observation": {"visit_record_key": ("visit_occurrence_id", "visit_occurrence")},
     "specimen": {},
     "note": {"visit_record_key": ("visit_occurrence_id", "visit_occurrence")},
+    # NLP findings: each points at the note it was read in
+    "note_nlp": {"note_record_key": ("note_id", "note")},
     "death": {},
     "person": {},
     "observation_period": {},
