@@ -45,6 +45,7 @@ from typing import IO, Any
 import numpy as np
 import orjson
 
+from oncobase.nlp.schema import SCHEMA_KEYS
 from oncobase.synth.schema import FACILITIES, LAYOUT, TruthChunk
 
 __all__ = [
@@ -60,37 +61,8 @@ __all__ = [
     "specimen_identifier",
 ]
 
-GOLD_KEYS: tuple[str, ...] = (
-    "cancer",
-    "topography_icdo3",
-    "morphology_icdo3",
-    "grade",
-    "prefix",
-    "T",
-    "N",
-    "M",
-    "tumor_size_mm",
-    "nodes_positive",
-    "nodes_examined",
-    "margin_status",
-    "er_pct",
-    "pr_pct",
-    "her2",
-    "ki67_pct",
-    "mmr",
-    "msi",
-    "pdl1_tps_pct",
-    "pdl1_cps",
-    "egfr",
-    "kras",
-    "nras",
-    "braf",
-    "alk",
-    "ros1",
-    "gleason_primary",
-    "gleason_secondary",
-    "isup_group",
-)
+# The gold follows the extraction's output schema (PATHOLOGY_SCHEMA.md): one definition.
+GOLD_KEYS: tuple[str, ...] = SCHEMA_KEYS
 
 STYLES: tuple[str, ...] = ("classic", "synoptic", "compact", "narrative")
 
