@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from oncobase.quality._normalise import INPUT_FIELDS
 from oncobase.quality._rules import load_rules
 from oncobase.quality.errors import QualityError
 from oncobase.quality.label import QualityLabel, assign_labels
@@ -24,25 +25,7 @@ RULE_THRESHOLDS = {"error": 0.0, "warning": 5.0}  # % of records a tumour rule m
 STORE_UNAVAILABLE = ("MV_PCT", "DCO_PCT", "MISSING_BASIS_PCT", "MISSING_GRADE_PCT")
 
 # The registry-file layout of `oncobase quality check-registry` (issue 11): canonical names.
-CHECK_COLUMNS = (
-    "patient_id",
-    "tumour_id",
-    "sex",
-    "birth_date",
-    "incidence_date",
-    "topography",
-    "morphology",
-    "behaviour",
-    "grade",
-    "basis_of_diagnosis",
-    "vital_status",
-    "last_contact_or_death_date",
-    "age",
-    "stage",
-    "source",
-    "registry",
-    "tumour_number",
-)
+CHECK_COLUMNS = (*INPUT_FIELDS, "registry", "tumour_number")
 
 _STORE_TUMOURS_SQL = """
 SELECT co.condition_occurrence_id AS record_id,
