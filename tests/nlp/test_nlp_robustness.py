@@ -23,10 +23,12 @@ _FRAGMENTS = st.sampled_from(
 
 
 def _check(result: dict[str, Any]) -> None:
-    assert tuple(result) == SCHEMA_KEYS
+    assert tuple(result) == (*SCHEMA_KEYS, "evidence")
+    for key, span in result["evidence"].items():
+        assert result[key] not in (None, False) and span["start"] <= span["end"]
     assert isinstance(result["cancer"], bool)
     if not result["cancer"]:
-        assert all(v is None for k, v in result.items() if k != "cancer")
+        assert all(v is None for k, v in result.items() if k not in ("cancer", "evidence"))
     topo, morph = result["topography_icdo3"], result["morphology_icdo3"]
     assert topo is None or re.fullmatch(r"C\d\d\.\d", topo)
     assert morph is None or re.fullmatch(r"\d{4}/\d", morph)
@@ -62,12 +64,39 @@ def test_report_like_text(extract: Extract, text: str) -> None:
     _check(extract(text))
 
 
-def test_edge_inputs(extract: Extract) -> None:
-    _check(extract(""))
-    _check(extract("The patient is fine. No tumour was found."))
-    _check(extract_report(b"Conclusion : carcinome \xff\xfe du sein"))
+def test_empty_text(extract: Extract) -> None:
+    for text in ("", "   \n\t ", "\x00"):
+        result = extract(text)
+        _check(result)
+        assert result["cancer"] is False and result["evidence"] == {}
+
+
+def test_one_megabyte_report(extract: Extract) -> None:
     big = "Microscopie : carcinome canalaire infiltrant du sein, pT2. " * 20_000  # ~1.2 MB
-    _check(extract(big))
+    assert len(big.encode()) > 1_000_000
+    result = extract(big)
+    _check(result)
+    assert result["cancer"] is True and result["T"] == "2"  # the head is read (MAX_CHARS)
+    for span in result["evidence"].values():
+        assert big[span["start"] : span["end"]] == span["text"]
+
+
+def test_non_french_text(extract: Extract) -> None:
+    for text in (
+        "The patient is fine. No tumour was found.",
+        "Final diagnosis: invasive ductal carcinoma of the breast, pT2 N1, ER 90%.",
+        "Zusammenfassung: kein Anhalt für Malignität.",
+        "病理诊断：乳腺浸润性导管癌",
+        "Заключение: аденокарцинома",
+    ):
+        _check(extract(text))
+
+
+def test_invalid_utf8(extract: Extract) -> None:
+    result = extract_report(b"Conclusion : carcinome canalaire infiltrant \xff\xfe du sein, pT2.")
+    _check(result)
+    assert result["cancer"] is True and result["T"] == "2"
+    _check(extract_report(b"\xc3\x28\xa0\xa1"))
 
 
 def test_batch_matches_single(extract: Extract) -> None:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from oncobase.cli.nlp import app
 from oncobase.config import Settings
 from oncobase.ingest.staging import clinical_dir, identity_path
+from oncobase.nlp import SCHEMA_KEYS
 from oncobase.nlp.staging import measurement_rows, stage_pathology_lab
 
 REPORT = {
@@ -72,3 +73,41 @@ def test_cli_extract_and_evaluate(tmp_path: Path) -> None:
         runner.invoke(app, ["extract", str(tmp_path / "missing.txt"), "-o", str(out)]).exit_code
         == 2
     )
+
+
+def test_note_nlp_rows_staged_and_loaded(tmp_path: Path) -> None:
+    from oncobase.ingest.load import load_staging
+    from oncobase.nlp.staging import NLP_SYSTEM
+    from oncobase.store import connect, create_store
+
+    feed = tmp_path / "LAB01" / "reports.ndjson"
+    feed.parent.mkdir()
+    feed.write_text(json.dumps(REPORT) + "\n", encoding="utf-8")
+    settings = Settings(home=tmp_path / "home")
+    counts, extractions = stage_pathology_lab(feed, settings=settings, processes=1)
+    non_null = [k for k in SCHEMA_KEYS if extractions[0][k] is not None]
+    assert counts["note_nlp"] == len(non_null)  # one row per non-null key (cancer: true)
+    staged = pq.read_table(clinical_dir(settings, "LAB01") / "note_nlp.parquet").to_pylist()
+    by_key = {r["record_key"]: r for r in staged}
+    grade = by_key[f"nlp:{REPORT['report_id']}:grade"]
+    start = int(grade["offset"])
+    assert (
+        REPORT["text"][start : start + len(grade["snippet"])] == grade["snippet"] == "grade SBR II"
+    )
+    assert grade["term_modifiers"] == "key=grade;section=conclusion;value=G2"
+    assert grade["note_record_key"] == REPORT["report_id"]
+    assert grade["nlp_system"] == NLP_SYSTEM and grade["term_exists"] == "Y"
+
+    backend = connect(settings=settings)
+    create_store(backend)
+    report = load_staging(backend, settings)  # no person index: provisional persons
+    assert report.loaded["LAB01"]["note_nlp"] == len(staged)
+    rows = backend.query_arrow(
+        "SELECT n.note_id, n.note_text, x.note_id AS nlp_note_id, x.offset, x.snippet, "
+        "x.term_modifiers, x.nlp_system FROM note_nlp x JOIN note n ON n.note_id = x.note_id"
+    ).to_pylist()
+    assert len(rows) == len(staged)
+    for row in rows:
+        start = int(row["offset"])
+        assert row["note_text"][start : start + len(row["snippet"])] == row["snippet"]
+    assert {r["note_id"] for r in rows} == {rows[0]["nlp_note_id"]}

@@ -15,10 +15,11 @@ from typing import Any
 
 from oncobase.nlp._eds import Mention, doc_mentions, get_pipeline
 from oncobase.nlp.parsers import isup_from_gleason
-from oncobase.nlp.schema import GENE_KEYS, empty_result, preprocess
+from oncobase.nlp.schema import GENE_KEYS, empty_result, preprocess_with_map
 
 __all__ = ["MAX_CHARS", "assemble", "extract_report", "extract_reports"]
 
+_TRIM = frozenset(" \t\n,;.:")
 MAX_CHARS = 100_000  # longer texts are cut (a pathology report is a few thousand characters)
 
 _BODY = {
@@ -77,8 +78,19 @@ def _is_haem(morph: str | None) -> bool:
 
 
 def assemble(mentions: Sequence[Mention]) -> dict[str, Any]:
-    """The schema object from the qualified mentions of one report."""
+    """The schema object from the qualified mentions of one report, with ``evidence``
+    (offsets into the processed text)."""
+    result, sources = _assemble(mentions)
+    result["evidence"] = {
+        key: {"start": m.start, "end": m.end, "text": m.text} for key, m in sources.items()
+    }
+    return result
+
+
+def _assemble(mentions: Sequence[Mention]) -> tuple[dict[str, Any], dict[str, Mention]]:
+    """The schema object and, for each non-null key, the mention its value came from."""
     result = empty_result()
+    ev: dict[str, Mention] = {}
     by_kind: dict[str, list[Mention]] = {}
     for m in mentions:
         if m.group in ("candidates", "tnm"):
@@ -95,7 +107,8 @@ def assemble(mentions: Sequence[Mention]) -> dict[str, Any]:
         (m for m in asserted if m.kind.endswith("/3") and _BODY.get(m.section, 4) == best_section),
         key=lambda m: m.start,
     )
-    tnm = _choose_tnm(by_kind)
+    tnm_mention = _choose_tnm(by_kind)
+    tnm = _tnm_value(tnm_mention) if tnm_mention is not None else None
     chosen: Mention | None = invasive[0] if invasive else None
     staged = tnm is not None and tnm["prefix"] in ("p", "yp") and tnm["T"] not in ("a", "is")
     if chosen is None and staged and not asserted:
@@ -106,14 +119,21 @@ def assemble(mentions: Sequence[Mention]) -> dict[str, Any]:
         )
         chosen = negated[0] if negated else None
     elif chosen is None:
-        return result
+        return result, ev
     result["cancer"] = True
     morph = chosen.kind if chosen is not None else None
     result["morphology_icdo3"] = morph
+    if chosen is not None:
+        ev["cancer"] = ev["morphology_icdo3"] = chosen
+    elif tnm_mention is not None:
+        ev["cancer"] = tnm_mention
 
     # -- topography --------------------------------------------------------------------
     sites = [m for m in _longest([m for m in mentions if m.group == "site"]) if _clean(m)]
-    result["topography_icdo3"] = _choose_site(sites, chosen)
+    site = _choose_site(sites, chosen)
+    if site is not None:
+        result["topography_icdo3"] = site.kind
+        ev["topography_icdo3"] = site
 
     # -- grade and prostate --------------------------------------------------------------
     gleasons = [m for m in by_kind.get("gleason", []) if _clean(m) and m.section != "header"]
@@ -122,19 +142,27 @@ def assemble(mentions: Sequence[Mention]) -> dict[str, Any]:
         best = max(gleasons, key=lambda m: (sum(_value(m)), _value(m)[0]))
         primary, secondary = _value(best)
         result["gleason_primary"], result["gleason_secondary"] = primary, secondary
-        stated = [_value(m) for m in by_kind.get("isup", []) if _clean(m)]
-        result["isup_group"] = max(stated) if stated else isup_from_gleason(primary, secondary)
+        ev["gleason_primary"] = ev["gleason_secondary"] = best
+        stated = [m for m in by_kind.get("isup", []) if _clean(m)]
+        if stated:
+            isup = max(stated, key=lambda m: (_value(m), -m.start))
+            result["isup_group"] = _value(isup)
+            ev["isup_group"] = isup
+        else:
+            result["isup_group"] = isup_from_gleason(primary, secondary)
+            ev["isup_group"] = best
     if not prostate:
-        result["grade"] = _choose_grade(by_kind.get("grade", []), chosen)
+        grade = _choose_grade(by_kind.get("grade", []), chosen)
+        if grade is not None:
+            result["grade"] = str(_value(grade))
+            ev["grade"] = grade
 
     # -- stage -------------------------------------------------------------------------
-    if tnm is not None:
-        result["prefix"], result["T"], result["N"], result["M"] = (
-            tnm["prefix"],
-            tnm["T"],
-            tnm["N"],
-            tnm["M"],
-        )
+    if tnm is not None and tnm_mention is not None:
+        for key in ("prefix", "T", "N", "M"):
+            result[key] = tnm[key]
+            if tnm[key] is not None:
+                ev[key] = tnm_mention
 
     # -- size, nodes, margins ------------------------------------------------------------
     if not _is_haem(morph):
@@ -157,15 +185,21 @@ def assemble(mentions: Sequence[Mention]) -> dict[str, Any]:
             size = float(_value(best))
             if 0 < size < 500:
                 result["tumor_size_mm"] = size
+                ev["tumor_size_mm"] = best
     nodes = [m for m in by_kind.get("nodes", []) if _clean(m) and m.section != "clinical"]
     if nodes:
         best = min(nodes, key=lambda m: (_rank(m), _BODY.get(m.section, 4), m.start))
         if _value(best) is not None:
             result["nodes_positive"], result["nodes_examined"] = _value(best)
+            for key in ("nodes_positive", "nodes_examined"):
+                if result[key] is not None:
+                    ev[key] = best
     margins = [m for m in by_kind.get("margin", []) if _clean(m) and m.section != "clinical"]
     if margins:
         best = min(margins, key=lambda m: (_rank(m), _BODY.get(m.section, 4), m.start))
         result["margin_status"] = _value(best)
+        if result["margin_status"] is not None:
+            ev["margin_status"] = best
 
     # -- biomarkers ----------------------------------------------------------------------
     for kind, key in (
@@ -184,29 +218,31 @@ def assemble(mentions: Sequence[Mention]) -> dict[str, Any]:
             best = min(found, key=lambda m: (_rank(m), _BIOMARKER_ORDER.get(m.section, 3), m.start))
             value = _value(best)
             result[key] = dict(value) if isinstance(value, dict) else value
-    return result
+            if value is not None:
+                ev[key] = best
+    return result, ev
 
 
-def _choose_site(sites: list[Mention], chosen: Mention | None) -> str | None:
+def _choose_site(sites: list[Mention], chosen: Mention | None) -> Mention | None:
     if not sites:
         return None
     if chosen is not None:
         same = [m for m in sites if m.sentence == chosen.sentence and m.section == chosen.section]
         after = [m for m in same if m.start >= chosen.end]
         if after:
-            return after[0].kind
+            return after[0]
         if same:
-            return same[-1].kind
+            return same[-1]
     order = {"conclusion": 0, "synoptic": 1, "specimen": 2, "microscopy": 3, "other": 4,
              "macroscopy": 5, "immunohistochemistry": 6, "molecular": 6, "clinical": 7}  # fmt: skip
     ranked = sorted(
         (m for m in sites if m.section != "header"),
         key=lambda m: (order.get(m.section, 5), m.start),
     )
-    return ranked[0].kind if ranked else None
+    return ranked[0] if ranked else None
 
 
-def _choose_grade(grades: list[Mention], chosen: Mention | None) -> str | None:
+def _choose_grade(grades: list[Mention], chosen: Mention | None) -> Mention | None:
     usable = [m for m in grades if _clean(m) and not m.hypothesis and m.section not in
               ("clinical", "header", "specimen", "macroscopy")]  # fmt: skip
     if not usable:
@@ -216,11 +252,11 @@ def _choose_grade(grades: list[Mention], chosen: Mention | None) -> str | None:
         near = 0 if chosen is not None and m.sentence == chosen.sentence else 1
         return (_BODY.get(m.section, 4), near, _rank(m), m.start)
 
-    value = _value(min(usable, key=key))
-    return None if value == "na" else str(value)
+    best = min(usable, key=key)
+    return None if _value(best) == "na" else best
 
 
-def _choose_tnm(by_kind: dict[str, list[Mention]]) -> dict[str, Any] | None:
+def _choose_tnm(by_kind: dict[str, list[Mention]]) -> Mention | None:
     mine = [m for m in by_kind.get("tnm", []) if m.group == "candidates"]
     theirs = [m for m in by_kind.get("tnm", []) if m.group == "tnm" and _value(m) is not None]
     mentions = mine + [m for m in theirs if all(m.end <= x.start or m.start >= x.end for x in mine)]
@@ -236,29 +272,64 @@ def _choose_tnm(by_kind: dict[str, list[Mention]]) -> dict[str, Any] | None:
     pool = pathological or clinical
     if not pool:
         return None
-    value: dict[str, Any] = dict(_value(min(pool, key=key)))
+    return min(pool, key=key)
+
+
+def _tnm_value(m: Mention) -> dict[str, Any]:
+    value: dict[str, Any] = dict(_value(m))
     t = str(value["T"]).lower()
     value["T"] = "0" if t == "o" else t
     return value
 
 
 def _safe_text(text: Any) -> str:
+    """The report as text (bytes decoded as UTF-8, errors replaced), cut at ``MAX_CHARS``."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     if not isinstance(text, str):
         raise TypeError(f"a report is text, not {type(text).__name__}")
-    return preprocess(text[:MAX_CHARS])
+    return text[:MAX_CHARS]
+
+
+def _with_evidence(
+    mentions: Sequence[Mention], original: str, mapping: list[int] | None
+) -> dict[str, Any]:
+    """The schema object with ``evidence`` as offsets into ``original`` (the input text)."""
+    result, sources = _assemble(mentions)
+    evidence: dict[str, dict[str, Any]] = {}
+    for key, m in sources.items():
+        start, end = m.start, m.end
+        if mapping is not None:
+            start, end = mapping[start], (mapping[end - 1] + 1 if end > start else mapping[start])
+        while end > start and original[end - 1] in _TRIM:
+            end -= 1
+        while start < end and original[start] in _TRIM:
+            start += 1
+        evidence[key] = {"start": start, "end": end, "text": original[start:end]}
+    result["evidence"] = evidence
+    return result
 
 
 def extract_report(text: str | bytes) -> dict[str, Any]:
-    """The schema object of one report (bytes are decoded as UTF-8, errors replaced)."""
-    doc = get_pipeline()(_safe_text(text))
-    return assemble(doc_mentions(doc))
+    """The schema object of one report (bytes are decoded as UTF-8, errors replaced).
+
+    Every schema key, plus ``evidence``: for each non-null key but ``cancer: false``, the
+    ``start``/``end`` offsets and ``text`` of the span of the input it came from.
+    """
+    original = _safe_text(text)
+    processed, mapping = preprocess_with_map(original)
+    doc = get_pipeline()(processed)
+    return _with_evidence(doc_mentions(doc), original, mapping)
 
 
 def _extract_chunk(texts: list[str]) -> list[dict[str, Any]]:
     nlp = get_pipeline()
-    return [assemble(doc_mentions(doc)) for doc in nlp.pipe(texts, batch_size=32)]
+    prepared = [preprocess_with_map(t) for t in texts]
+    docs = nlp.pipe([p for p, _ in prepared], batch_size=32)
+    return [
+        _with_evidence(doc_mentions(doc), original, mapping)
+        for doc, original, (_, mapping) in zip(docs, texts, prepared, strict=True)
+    ]
 
 
 def extract_reports(

@@ -23,6 +23,17 @@ def _decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+def _json_line(path: Path, number: int, line: bytes) -> Any:
+    """One JSON Lines record; invalid UTF-8 is replaced (U+FFFD) rather than refused."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        try:
+            return orjson.loads(line.decode("utf-8", errors="replace"))
+        except orjson.JSONDecodeError:
+            raise NlpError(f"{path}:{number}: not JSON ({exc})") from None
+
+
 def read_inputs(path: Path) -> list[tuple[str, str]]:
     """``(id, text)`` pairs from a ``.txt`` file, a folder of ``.txt`` or a JSON Lines file
     (objects with ``text`` and ``report_id`` or ``id``)."""
@@ -38,10 +49,7 @@ def read_inputs(path: Path) -> list[tuple[str, str]]:
         for number, line in enumerate(path.read_bytes().splitlines(), start=1):
             if not line.strip():
                 continue
-            try:
-                row = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise NlpError(f"{path}:{number}: not JSON ({exc})") from None
+            row = _json_line(path, number, line)
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
                 raise NlpError(f"{path}:{number}: an object with a 'text' string is expected")
             out.append((str(row.get("report_id") or row.get("id") or number), row["text"]))
@@ -55,10 +63,9 @@ def read_gold(path: Path) -> dict[str, dict[str, Any]]:
     for number, line in enumerate(path.read_bytes().splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise NlpError(f"{path}:{number}: not JSON ({exc})") from None
+        row = _json_line(path, number, line)
+        if not isinstance(row, dict):
+            raise NlpError(f"{path}:{number}: a JSON object is expected")
         key = str(row.get("report_id") or row.get("id") or number)
         out[key] = dict(row["gold"]) if isinstance(row.get("gold"), dict) else row
     return out

@@ -6,7 +6,14 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["GENE_KEYS", "SCHEMA_KEYS", "empty_result", "fold", "preprocess"]
+__all__ = [
+    "GENE_KEYS",
+    "SCHEMA_KEYS",
+    "empty_result",
+    "fold",
+    "preprocess",
+    "preprocess_with_map",
+]
 
 SCHEMA_KEYS: tuple[str, ...] = (
     "cancer",
@@ -82,6 +89,49 @@ def preprocess(text: str) -> str:
     if "dicap" in text or "odification" in text:
         text = _ADICAP_RE.sub(_join_adicap, text)
     return text
+
+
+_RESIZING = frozenset("œŒæÆ\r")
+
+
+def preprocess_with_map(text: str) -> tuple[str, list[int] | None]:
+    """:func:`preprocess` and, when lengths change, the input offset of every output offset.
+
+    ``mapping[i]`` is the offset in ``text`` of the character at ``i`` in the result, with one
+    more entry for the end (``len(text)``); None when offsets are unchanged (the usual case).
+    """
+    simple = not any(ch in _RESIZING for ch in text)
+    joins = ("dicap" in text or "odification" in text) and _ADICAP_RE.search(
+        text.translate(_PRE_TABLE)
+    )
+    if simple and not joins:
+        return preprocess(text), None
+    out: list[str] = []
+    mapping: list[int] = []
+    for index, ch in enumerate(text):
+        repl = _PRE_TABLE.get(ord(ch), ch)
+        for part in repl:
+            out.append(part)
+            mapping.append(index)
+    mapping.append(len(text))
+    step = "".join(out)
+    if not joins:
+        return step, mapping
+    final: list[str] = []
+    final_map: list[int] = []
+    cursor = 0
+    for match in _ADICAP_RE.finditer(step):
+        final.append(step[cursor : match.start()])
+        final_map += mapping[cursor : match.start()]
+        for position in range(match.start(), match.end()):
+            in_code = position >= match.start(3)
+            if not (in_code and step[position] in " ."):
+                final.append(step[position])
+                final_map.append(mapping[position])
+        cursor = match.end()
+    final.append(step[cursor:])
+    final_map += mapping[cursor:]
+    return "".join(final), final_map
 
 
 def _fold_char(ch: str) -> str:

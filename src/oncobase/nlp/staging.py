@@ -18,16 +18,19 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from oncobase import __version__
 from oncobase.config import Settings
-from oncobase.ingest.staging import write_identity, write_staged
+from oncobase.ingest.staging import staged_schema, write_identity, write_staged
 from oncobase.nlp.extract import extract_reports
 from oncobase.nlp.schema import GENE_KEYS, SCHEMA_KEYS
+from oncobase.nlp.sections import section_at, split_sections
 from oncobase.vocab import convert_icdo3_to_icd10
 
-__all__ = ["measurement_rows", "read_reports", "stage_pathology_lab"]
+__all__ = ["NLP_SYSTEM", "measurement_rows", "note_nlp_rows", "read_reports", "stage_pathology_lab"]
 
 EHR = 32817
 CANCER_MODIFIER_FIELD = 1147127  # condition_occurrence.condition_occurrence_id
+NLP_SYSTEM = f"oncobase.nlp {__version__} / edsnlp 0.23"
 
 _NUMERIC = (
     ("tumor_size_mm", "mm"),
@@ -111,6 +114,63 @@ def measurement_rows(
     return rows
 
 
+def _render(value: Any) -> str:
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{v}" for k, v in value.items() if v is not None)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def note_nlp_rows(
+    extraction: dict[str, Any],
+    *,
+    local_id: str,
+    report_id: str,
+    text: str,
+    nlp_date: dt.date | None = None,
+) -> list[dict[str, Any]]:
+    """NOTE_NLP rows of one report: one per non-null extracted key, from its ``evidence``.
+
+    ``offset`` is the start of the span in the note text (OMOP keeps it as text),
+    ``snippet`` and ``lexical_variant`` its text, ``term_modifiers`` ``key=…;section=…;value=…``.
+    """
+    evidence = extraction.get("evidence") or {}
+    if not evidence:
+        return []
+    sections = split_sections(text)
+    day = nlp_date or dt.date.today()
+    rows: list[dict[str, Any]] = []
+    for key in SCHEMA_KEYS:
+        span = evidence.get(key)
+        if span is None or extraction.get(key) is None:
+            continue
+        start = int(span["start"])
+        modifiers = (
+            f"key={key};section={section_at(sections, start)};value={_render(extraction[key])}"
+        )
+        rows.append(
+            {
+                "local_patient_id": local_id,
+                "record_key": f"nlp:{report_id}:{key}",
+                "section_concept_id": 0,
+                "snippet": span["text"],
+                "offset": str(start),
+                "lexical_variant": span["text"],
+                "note_nlp_concept_id": 0,
+                "note_nlp_source_concept_id": 0,
+                "nlp_system": NLP_SYSTEM,
+                "nlp_date": day,
+                "nlp_datetime": None,
+                "term_exists": "Y",
+                "term_temporal": "present",
+                "term_modifiers": modifiers,
+                "note_record_key": report_id,
+            }
+        )
+    return rows
+
+
 def _condition_row(
     extraction: dict[str, Any], *, local_id: str, report_id: str, date: dt.date | None
 ) -> dict[str, Any] | None:
@@ -183,6 +243,7 @@ def stage_pathology_lab(
     write_identity(settings, source, _identity(reports, source))
     notes: list[dict[str, Any]] = []
     measurements: list[dict[str, Any]] = []
+    nlp_rows: list[dict[str, Any]] = []
     conditions: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
     for report, extraction in zip(reports, extractions, strict=True):
@@ -204,11 +265,21 @@ def stage_pathology_lab(
             }
         )
         measurements += measurement_rows(extraction, local_id=local, report_id=rid, date=date)
+        nlp_rows += note_nlp_rows(extraction, local_id=local, report_id=rid, text=report["text"])
         condition = _condition_row(extraction, local_id=local, report_id=rid, date=date)
         if condition is not None:
             conditions.append(condition)
-        out.append({"report_id": rid, "lab_id": source, **{k: extraction[k] for k in SCHEMA_KEYS}})
+        out.append(
+            {
+                "report_id": rid,
+                "lab_id": source,
+                **{k: extraction[k] for k in SCHEMA_KEYS},
+                "evidence": extraction.get("evidence") or {},
+            }
+        )
     tables = {"note": pa.Table.from_pylist(notes)}
+    if nlp_rows:
+        tables["note_nlp"] = pa.Table.from_pylist(nlp_rows, schema=staged_schema("note_nlp"))
     if measurements:
         tables["measurement"] = pa.Table.from_pylist(measurements)
     if conditions:
