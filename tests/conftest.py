@@ -7,10 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from oncobase.config import Settings, get_settings
 from oncobase.store import Backend, connect
 from oncobase.store.testing import temporary_postgres_database, with_schema
+
+# Property tests are judged on what they find, not on time: a loaded CI machine must not
+# turn a slow example into a failure.
+hypothesis_settings.register_profile("oncobase", deadline=None)
+hypothesis_settings.load_profile("oncobase")
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
