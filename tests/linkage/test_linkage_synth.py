@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+import oncobase.synth as synth
 from oncobase.linkage import (
     from_source_records,
     link_identities,
@@ -17,8 +18,6 @@ from oncobase.linkage import (
     vital_status,
 )
 from oncobase.linkage.evaluate import PairwiseScores
-
-synth = pytest.importorskip("oncobase.synth")
 
 
 def _nation(tmp: Path, patients: int, seed: int) -> pa.Table:
