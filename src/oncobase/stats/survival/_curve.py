@@ -169,3 +169,13 @@ def build_curve(
         conf_type=conf_type,
         conf_level=conf_level,
     )
+
+
+def count_on_grid(
+    slot: npt.NDArray[np.intp], event: FloatArray, size: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Exits, events and numbers at risk at each grid time (``slot``: each subject's time)."""
+    n_exit = np.bincount(slot, minlength=size).astype(np.float64)
+    n_event = np.bincount(slot, weights=event, minlength=size)
+    n_risk = np.cumsum(n_exit[::-1])[::-1]
+    return n_exit, n_event, n_risk

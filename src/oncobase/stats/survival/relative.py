@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from oncobase.stats.lifetable import LifeTable
 from oncobase.stats.survival._cohort import make_cohort
-from oncobase.stats.survival._curve import SurvivalCurve, build_curve
+from oncobase.stats.survival._curve import SurvivalCurve, build_curve, count_on_grid
 from oncobase.stats.survival._expected import (
     build_segments,
     sum_cumulative_on_grid,
@@ -52,9 +52,7 @@ def estimate_ederer2(
     cum_prev = np.zeros(g)
     cum_prev[1:] = cum_now[:-1] - exit_cum[:-1]
     expected = cum_now - cum_prev
-    n_exit = np.bincount(jx, minlength=g).astype(np.float64)
-    n_event = np.bincount(jx, weights=c.event.astype(np.float64), minlength=g)
-    n_risk = np.cumsum(n_exit[::-1])[::-1]
+    n_exit, n_event, n_risk = count_on_grid(jx, c.event.astype(np.float64), g)
     haz = (n_event - expected) / n_risk
     surv = np.cumprod(1.0 - haz)
     se_log = np.sqrt(np.cumsum(n_event / n_risk**2))
@@ -93,9 +91,7 @@ def estimate_ederer1(
     )
     expected = sum_exp_on_grid(seg, grid, sign=-1.0)[0] / c.time.size
     jx = np.searchsorted(grid, c.time)
-    n_exit = np.bincount(jx, minlength=g).astype(np.float64)
-    n_event = np.bincount(jx, weights=c.event.astype(np.float64), minlength=g)
-    n_risk = np.cumsum(n_exit[::-1])[::-1]
+    n_exit, n_event, n_risk = count_on_grid(jx, c.event.astype(np.float64), g)
     surv = np.cumprod(1.0 - n_event / n_risk) / expected
     se_log = np.sqrt(np.cumsum(n_event / n_risk**2))
     return build_curve(
