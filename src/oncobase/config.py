@@ -34,6 +34,14 @@ class Settings(BaseSettings):
             "Also accepted: postgresql://user@host:port/dbname."
         ),
     )
+    operational_url: str | None = Field(
+        default=None,
+        description=(
+            "Operational store (users, audit log, access requests, permits, opt-outs) as a "
+            "SQLAlchemy URL. Default: sqlite:///<home>/operational.sqlite3; "
+            "postgresql+psycopg://… in production."
+        ),
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     synth_patients: int = Field(
         default=20_000, ge=1, description="Cancer patients the demo's synthetic nation has."
@@ -74,6 +82,13 @@ class Settings(BaseSettings):
         if self.store_url:
             return self.store_url
         return f"duckdb:///{self.home_path / 'store.duckdb'}"
+
+    @property
+    def resolved_operational_url(self) -> str:
+        """The operational store's URL, defaulting to a SQLite file in the home folder."""
+        if self.operational_url:
+            return self.operational_url
+        return f"sqlite:///{self.home_path / 'operational.sqlite3'}"
 
     @property
     def synth_path(self) -> Path:

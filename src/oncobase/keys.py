@@ -53,3 +53,16 @@ def ensure_key(settings: Settings, name: str) -> bytes:
         return _write_key(path)
     except FileExistsError:  # created meanwhile by another process
         return _read_key(path)
+
+
+def read_or_create_hex_key(path: Path) -> bytes:
+    """A 32-byte secret kept as hex text in ``path``, created (mode 0600) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return bytes.fromhex(path.read_text().strip())
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(KEY_BYTES))
+    return bytes.fromhex(path.read_text().strip())

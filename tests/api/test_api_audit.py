@@ -6,8 +6,8 @@ from sqlalchemy import text
 from tests.api._web import Web
 from typer.testing import CliRunner
 
-from oncobase.api.operational import engine_of
 from oncobase.cli.web import audit_app
+from oncobase.store.operational import engine_of
 
 
 def _use(web: Web) -> None:

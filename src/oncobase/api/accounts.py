@@ -13,8 +13,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncobase.api.operational import ApiToken, LoginAttempt, User, WebSession
 from oncobase.errors import OncobaseError
+from oncobase.store.operational import ApiToken, LoginAttempt, User, WebSession
 
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("not a password")

@@ -13,12 +13,12 @@ from sqlalchemy import text
 
 from oncobase import __version__
 from oncobase.api.context import WebContext
-from oncobase.api.operational import open_operational
 from oncobase.api.routes import router as api_router
 from oncobase.api.schemas import HealthPublic, ReadyPublic
 from oncobase.api.security import PRE_COOKIE, LoginRequired, set_cookie
 from oncobase.api.settings import WebSettings
 from oncobase.api.store_pool import StorePool
+from oncobase.store.operational import open_operational
 
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncobase.api.accounts import Principal
-from oncobase.api.audit import append_audit
 from oncobase.api.settings import WebSettings
 from oncobase.api.store_pool import StorePool
+from oncobase.store.audit import append_audit
 
 
 @dataclass(kw_only=True)

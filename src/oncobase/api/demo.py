@@ -7,10 +7,10 @@ import secrets
 from sqlalchemy import delete, select
 
 from oncobase.api.accounts import Role, add_user
-from oncobase.api.operational import User, WebSession, open_operational
 from oncobase.api.records import sample_person_ids
 from oncobase.api.settings import WebSettings
 from oncobase.store import connect
+from oncobase.store.operational import User, WebSession, open_operational
 
 
 def create_demo_accounts(settings: WebSettings | None = None) -> list[tuple[str, str, str]]:

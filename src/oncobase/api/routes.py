@@ -17,7 +17,6 @@ from oncobase.api.accounts import (
     Principal,
     Role,
 )
-from oncobase.api.audit import search_audit, verify_audit
 from oncobase.api.schemas import (
     AuditEntryPublic,
     AuditVerificationPublic,
@@ -31,6 +30,7 @@ from oncobase.api.schemas import (
     TimelinePublic,
 )
 from oncobase.api.security import context_of, current_principal, require_roles
+from oncobase.store.audit import search_audit, verify_audit
 
 router = APIRouter(prefix="/api/v1")
 

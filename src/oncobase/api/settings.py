@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oncobase.config import Settings, get_settings
+from oncobase.keys import read_or_create_hex_key
+from oncobase.store.audit import audit_key
 
 
 class WebSettings(BaseSettings):
@@ -25,8 +25,8 @@ class WebSettings(BaseSettings):
     )
     operational_url: str | None = Field(
         default=None,
-        description="Operational store (SQLAlchemy URL). Default: sqlite:///<home>/operational"
-        ".sqlite3; postgresql+psycopg://… in production.",
+        description="Operational store (SQLAlchemy URL). Default: the platform's "
+        "ONCOBASE_OPERATIONAL_URL, itself sqlite:///<home>/operational.sqlite3.",
     )
     session_key_file: Path | None = Field(
         default=None, description="Secret that signs CSRF tokens; default <home>/keys/session.key."
@@ -82,26 +82,14 @@ class WebSettings(BaseSettings):
 
     @property
     def resolved_operational_url(self) -> str:
-        if self.operational_url:
-            return self.operational_url
-        return f"sqlite:///{self.home_path / 'operational.sqlite3'}"
+        return self.operational_url or self.platform().resolved_operational_url
 
     def session_key(self) -> bytes:
         """The signing secret, created (mode 0600) on first use."""
-        return _read_or_create_key(self.session_key_file or self.home_path / "keys" / "session.key")
+        return read_or_create_hex_key(
+            self.session_key_file or self.home_path / "keys" / "session.key"
+        )
 
     def audit_key(self) -> bytes:
         """The key of the audit chain's HMAC, created (mode 0600) on first use."""
-        return _read_or_create_key(self.home_path / "keys" / "audit.key")
-
-
-def _read_or_create_key(path: Path) -> bytes:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return bytes.fromhex(path.read_text().strip())
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
+        return audit_key(self.platform())

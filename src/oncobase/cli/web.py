@@ -22,8 +22,8 @@ FormatOption = Annotated[
 
 
 def _factory() -> tuple[WebSettings, sessionmaker[Session]]:
-    from oncobase.api.operational import open_operational
     from oncobase.api.settings import WebSettings
+    from oncobase.store.operational import open_operational
 
     settings = WebSettings()
     return settings, open_operational(settings.resolved_operational_url)
@@ -151,7 +151,7 @@ def _audit(
 ) -> None:
     import getpass
 
-    from oncobase.api.audit import append_audit
+    from oncobase.store.audit import append_audit
 
     append_audit(
         factory,
@@ -167,7 +167,7 @@ def _audit(
 @audit_app.command("verify")
 def audit_verify(fmt: FormatOption = OutputFormat.table) -> None:
     """Walk the hash chain; exit code 1 when an entry was edited, inserted or removed."""
-    from oncobase.api.audit import verify_audit
+    from oncobase.store.audit import verify_audit
 
     settings, factory = _factory()
     result = verify_audit(factory, settings.audit_key())
@@ -192,7 +192,7 @@ def audit_search(
     """Search the audit log, newest first."""
     from rich.table import Table
 
-    from oncobase.api.audit import search_audit
+    from oncobase.store.audit import search_audit
 
     _, factory = _factory()
     entries = search_audit(factory, actor=actor, action=action, target=target, limit=limit)

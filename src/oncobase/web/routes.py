@@ -35,7 +35,6 @@ from oncobase.api.accounts import (
     end_session,
     list_users,
 )
-from oncobase.api.audit import search_audit, verify_audit
 from oncobase.api.security import (
     LANG_COOKIE,
     SESSION_COOKIE,
@@ -47,6 +46,7 @@ from oncobase.api.security import (
     require_roles,
     set_cookie,
 )
+from oncobase.store.audit import search_audit, verify_audit
 from oncobase.web.charts import bar_chart_json, survival_chart_json
 from oncobase.web.i18n import pick_language, translations
 

@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncobase.api.operational import AuditEntry, AuditHead
+from oncobase.config import Settings
+from oncobase.keys import read_or_create_hex_key
+from oncobase.store.operational import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
 _LOCK = threading.Lock()
@@ -28,6 +30,11 @@ class AuditVerification:
     ok: bool
     entries: int
     problem: str | None = None
+
+
+def audit_key(settings: Settings) -> bytes:
+    """The key of the audit chain's HMAC (``<home>/keys/audit.key``), created on first use."""
+    return read_or_create_hex_key(settings.home_path / "keys" / "audit.key")
 
 
 def _now() -> datetime:
