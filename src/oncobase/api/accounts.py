@@ -40,6 +40,8 @@ COHORT_ROLES = frozenset(
     {Role.ADMIN, Role.DATA_STEWARD, Role.REGISTRY_ANALYST, Role.RESEARCHER, Role.CLINICIAN}
 )
 ADMIN_ROLES = frozenset({Role.ADMIN})
+SHARE_ROLES = frozenset({Role.ADMIN, Role.DATA_STEWARD, Role.RESEARCHER})
+STEWARD_ROLES = frozenset({Role.ADMIN, Role.DATA_STEWARD})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,11 +12,13 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 
 from oncobase import __version__
+from oncobase.api.catalogue import router as catalogue_router
 from oncobase.api.context import WebContext
 from oncobase.api.routes import router as api_router
 from oncobase.api.schemas import HealthPublic, ReadyPublic
 from oncobase.api.security import PRE_COOKIE, LoginRequired, set_cookie
 from oncobase.api.settings import WebSettings
+from oncobase.api.share import router as share_router
 from oncobase.api.store_pool import StorePool
 from oncobase.store.operational import open_operational
 
@@ -52,6 +54,8 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     )
     app.state.web = ctx
     app.include_router(api_router)
+    app.include_router(share_router)
+    app.include_router(catalogue_router)
 
     @app.get("/health", tags=["service"])
     def health() -> HealthPublic:

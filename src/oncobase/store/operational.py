@@ -1,4 +1,10 @@
-"""The operational store: users, sessions, API tokens and the audit log (SQLAlchemy 2)."""
+"""The operational store (SQLAlchemy 2): users, sessions, API tokens, the audit log, and the
+sharing workflow (access requests, permits, extracts, release requests, notifications) and the
+patients' opt-outs.
+
+Every table of the operational store is declared here, so one ``create_all`` makes them all.
+List-valued fields (teams, variables) are JSON text.
+"""
 
 from __future__ import annotations
 
@@ -85,6 +91,120 @@ class LoginAttempt(Base):
     attempt_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client: Mapped[str] = mapped_column(String(100), index=True)
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+# -- sharing under control (oncobase.share) -------------------------------------------------
+class AccessRequest(Base):
+    """A researcher's project asking for data; reviewed by a data steward."""
+
+    __tablename__ = "share__requests"
+
+    request_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(Text)
+    public_interest: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(String(200))
+    team: Mapped[str] = mapped_column(Text)  # JSON list of usernames
+    cohort: Mapped[str] = mapped_column(String(100))
+    variables: Mapped[str] = mapped_column(Text)  # JSON list of oncobase.share.variables names
+    date_precision: Mapped[str] = mapped_column(String(10))  # day, month, year, shift
+    duration_days: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    submitted_by: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class RequestEvent(Base):
+    """One step of a request's review: submitted, changes asked, amended, approved, rejected."""
+
+    __tablename__ = "share__request_events"
+
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("share__requests.request_id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class Permit(Base):
+    """An approved request: the exact variables, the date precision and an expiry."""
+
+    __tablename__ = "share__permits"
+
+    permit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("share__requests.request_id"), index=True)
+    project_id: Mapped[str] = mapped_column(String(64), unique=True)
+    cohort: Mapped[str] = mapped_column(String(100))
+    variables: Mapped[str] = mapped_column(Text)  # JSON list
+    team: Mapped[str] = mapped_column(Text)  # JSON list of usernames
+    date_precision: Mapped[str] = mapped_column(String(10))
+    issued_by: Mapped[str] = mapped_column(String(100))
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ExtractRecord(Base):
+    """An extract built from a permit: where its files are and what the k-anonymity report says."""
+
+    __tablename__ = "share__extracts"
+
+    extract_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    permit_id: Mapped[int] = mapped_column(ForeignKey("share__permits.permit_id"), index=True)
+    built_at: Mapped[datetime] = mapped_column(DateTime)
+    folder: Mapped[str] = mapped_column(Text)
+    persons: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    k_min: Mapped[int] = mapped_column(Integer)
+    report: Mapped[str] = mapped_column(Text)  # JSON k-anonymity report
+
+
+class ReleaseRequest(Base):
+    """A researcher's own aggregate results asking to leave; checked, then a steward decides."""
+
+    __tablename__ = "share__releases"
+
+    release_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    permit_id: Mapped[int] = mapped_column(ForeignKey("share__permits.permit_id"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    title: Mapped[str] = mapped_column(String(200))
+    table_json: Mapped[str] = mapped_column(Text)  # the table after disclosure control
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class Notification(Base):
+    """An in-app message (always); also e-mailed when SMTP is configured."""
+
+    __tablename__ = "share__notifications"
+
+    notification_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    read: Mapped[bool] = mapped_column(Boolean, default=False)
+    emailed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OptOut(Base):
+    """A patient's objection to research reuse, applied from the next extract or cohort build."""
+
+    __tablename__ = "share__optouts"
+
+    optout_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(Integer, index=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(20))  # patient, clinician
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    effective_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 def open_operational(url: str) -> sessionmaker[Session]:

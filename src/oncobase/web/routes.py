@@ -24,6 +24,7 @@ from oncobase.api.accounts import (
     CLINICAL_ROLES,
     COHORT_ROLES,
     QUALITY_ROLES,
+    SHARE_ROLES,
     Principal,
     Role,
     WebError,
@@ -64,10 +65,12 @@ Token = Annotated[str | None, Form()]
 NAV: tuple[tuple[str, str, frozenset[Role] | None], ...] = (
     ("/", "Dashboard", None),
     ("/explorer", "Statistics", None),
+    ("/catalogue", "Catalogue", None),
     ("/cohorts", "Cohorts", COHORT_ROLES),
     ("/quality", "Data quality", QUALITY_ROLES),
     ("/patients", "Patient records", CLINICAL_ROLES),
     ("/me/record", "My record", frozenset({Role.PATIENT})),
+    ("/share", "Data access", SHARE_ROLES),
     ("/admin/audit", "Audit", ADMIN_ROLES),
     ("/admin/users", "Users", ADMIN_ROLES),
 )
@@ -475,7 +478,12 @@ def _plotly_js() -> Path:
 def install_pages(app: FastAPI) -> None:
     """Mount the pages, the static files and the HTML error pages on ``app``."""
     app.include_router(router)
+    from oncobase.web.catalogue import router as catalogue_pages
     from oncobase.web.oidc import install_oidc
+    from oncobase.web.share import router as share_pages
+
+    app.include_router(share_pages)
+    app.include_router(catalogue_pages)
 
     install_oidc(app)
 
