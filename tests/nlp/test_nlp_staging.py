@@ -13,7 +13,7 @@ from oncobase.cli.nlp import app
 from oncobase.config import Settings
 from oncobase.ingest.staging import clinical_dir, identity_path
 from oncobase.nlp import SCHEMA_KEYS
-from oncobase.nlp.staging import measurement_rows, stage_pathology_lab
+from oncobase.nlp.staging import measurement_rows, processing_date, stage_pathology_lab
 
 REPORT = {
     "report_id": "LAB01-P24-0000001",
@@ -55,6 +55,23 @@ def test_stage_lab(tmp_path: Path) -> None:
     assert note["note_type_concept_id"] == 32817 and "Martin" not in note["note_text"]
     identity = pq.read_table(identity_path(settings, "LAB01")).to_pylist()[0]
     assert identity["source_kind"] == "lab" and identity["last_name"] == "Martin"
+
+
+def test_nlp_date_is_the_first_processing_of_the_content(tmp_path: Path) -> None:
+    feed = tmp_path / "LAB01" / "reports.ndjson"
+    feed.parent.mkdir()
+    feed.write_text(json.dumps(REPORT) + "\n", encoding="utf-8")
+    settings = Settings(home=tmp_path / "home")
+    first = processing_date(settings, feed, today=dt.date(2026, 1, 5))
+    # Re-staging the same content another day keeps the first day: the staged rows are equal.
+    assert (
+        processing_date(settings, feed, today=dt.date(2026, 3, 9)) == first == dt.date(2026, 1, 5)
+    )
+    feed.write_text(json.dumps({**REPORT, "report_id": "LAB01-P24-0000002"}) + "\n")
+    assert processing_date(settings, feed, today=dt.date(2026, 3, 9)) == dt.date(2026, 3, 9)
+    stage_pathology_lab(feed, settings=settings, processes=1)
+    rows = pq.read_table(clinical_dir(settings, "LAB01") / "note_nlp.parquet").to_pylist()
+    assert rows and {r["nlp_date"] for r in rows} == {dt.date(2026, 3, 9)}
 
 
 def test_cli_extract_and_evaluate(tmp_path: Path) -> None:

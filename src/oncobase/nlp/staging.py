@@ -11,6 +11,7 @@ known here are 0 (the load step and vocab mapping resolve what they can).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,25 @@ import pyarrow as pa
 
 from oncobase import __version__
 from oncobase.config import Settings
-from oncobase.ingest.staging import staged_schema, write_identity, write_staged
+from oncobase.ingest.staging import (
+    staged_schema,
+    staging_root,
+    write_identity,
+    write_staged,
+)
 from oncobase.nlp.extract import extract_reports
 from oncobase.nlp.schema import GENE_KEYS, SCHEMA_KEYS
 from oncobase.nlp.sections import section_at, split_sections
 from oncobase.vocab import convert_icdo3_to_icd10
 
-__all__ = ["NLP_SYSTEM", "measurement_rows", "note_nlp_rows", "read_reports", "stage_pathology_lab"]
+__all__ = [
+    "NLP_SYSTEM",
+    "measurement_rows",
+    "note_nlp_rows",
+    "processing_date",
+    "read_reports",
+    "stage_pathology_lab",
+]
 
 EHR = 32817
 CANCER_MODIFIER_FIELD = 1147127  # condition_occurrence.condition_occurrence_id
@@ -222,6 +235,22 @@ def _identity(reports: Sequence[dict[str, Any]], source: str) -> pa.Table:
     return pa.Table.from_pylist(list(seen.values()))
 
 
+def processing_date(settings: Settings, path: Path, *, today: dt.date | None = None) -> dt.date:
+    """The NOTE_NLP ``nlp_date`` of one lab file: the day this exact content was first processed.
+
+    Kept per source in ``staging/nlp_dates/<source>.json`` (content hash → ISO date), so
+    re-staging unchanged reports on another day writes the same rows and the load skips them.
+    """
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    record = staging_root(settings) / "nlp_dates" / f"{path.parent.name}.json"
+    known: dict[str, str] = orjson.loads(record.read_bytes()) if record.exists() else {}
+    if digest not in known:
+        known[digest] = (today or dt.date.today()).isoformat()
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_bytes(orjson.dumps(known, option=orjson.OPT_SORT_KEYS))
+    return dt.date.fromisoformat(known[digest])
+
+
 def stage_pathology_lab(
     path: Path,
     *,
@@ -241,6 +270,7 @@ def stage_pathology_lab(
     if extractions is None:
         extractions = extract_reports([r["text"] for r in reports], processes=processes)
     write_identity(settings, source, _identity(reports, source))
+    nlp_date = processing_date(settings, path)
     notes: list[dict[str, Any]] = []
     measurements: list[dict[str, Any]] = []
     nlp_rows: list[dict[str, Any]] = []
@@ -265,7 +295,9 @@ def stage_pathology_lab(
             }
         )
         measurements += measurement_rows(extraction, local_id=local, report_id=rid, date=date)
-        nlp_rows += note_nlp_rows(extraction, local_id=local, report_id=rid, text=report["text"])
+        nlp_rows += note_nlp_rows(
+            extraction, local_id=local, report_id=rid, text=report["text"], nlp_date=nlp_date
+        )
         condition = _condition_row(extraction, local_id=local, report_id=rid, date=date)
         if condition is not None:
             conditions.append(condition)
