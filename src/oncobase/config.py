@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oncobase.errors import ConfigError
@@ -47,6 +47,26 @@ class Settings(BaseSettings):
         default=20_000, ge=1, description="Cancer patients the demo's synthetic nation has."
     )
     synth_seed: int = Field(default=2026, description="Seed of the synthetic nation.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public base URL of the platform: the stable IRIs of the data catalogue "
+        "(<public_url>/catalogue/datasets/<id>) and its links start with it.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server of the e-mail notifications; none: in-app notifications only.",
+    )
+    smtp_port: int | None = Field(
+        default=None, ge=1, le=65535, description="SMTP port; default 587 with STARTTLS, else 25."
+    )
+    smtp_from: str | None = Field(
+        default=None, description="Sender address of the notifications (default oncobase@<host>)."
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP login, when the server asks.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool | None = Field(
+        default=None, description="Upgrade the SMTP connection with STARTTLS (default: no)."
+    )
 
     @field_validator("store_url")
     @classmethod
@@ -60,6 +80,19 @@ class Settings(BaseSettings):
                 f"{scheme!r}). Example: duckdb:///data/store.duckdb"
             )
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        text = value.strip().rstrip("/")
+        scheme, _, rest = text.partition("://")
+        host = rest.split("/", 1)[0]
+        if scheme.lower() not in ("http", "https") or not host or any(c.isspace() for c in text):
+            raise ValueError(
+                f"ONCOBASE_PUBLIC_URL must be an absolute http(s) URL such as "
+                f"https://oncobase.example.fr (got {value!r})"
+            )
+        return text
 
     @field_validator("log_level")
     @classmethod

@@ -45,6 +45,7 @@ STEP_MODULES: tuple[str, ...] = (
     "oncobase.quality.steps",
     "oncobase.cohorts.steps",
     "oncobase.stats.steps",
+    "oncobase.share.steps",
 )
 
 _RESOURCE_KINDS = ("table", "file", "package")
