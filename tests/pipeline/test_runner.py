@@ -173,3 +173,24 @@ def test_missing_file_input_fingerprints_as_absent(
     (home.home_path / "feed.txt").unlink()
     with pytest.raises(PipelineError, match="feed"):
         run_pipeline(store, home, steps=make_steps(calls), show_progress=False)
+
+
+def test_operational_input_changes_with_a_research_opt_out(store: Backend, home: Settings) -> None:
+    """The cohorts step declares the opt-out table: recording one makes the step stale."""
+    from oncobase.pipeline import get_step
+    from oncobase.pipeline.runner import _input_hash
+    from oncobase.share import record_optout
+    from oncobase.store.operational import engine_of, open_operational
+
+    step = get_step("cohorts")
+    assert "operational:share__optouts" in step.inputs
+    before = _input_hash(step, store, home)  # no operational store yet: "absent"
+    factory = open_operational(home.resolved_operational_url)
+    try:
+        assert _input_hash(step, store, home) == before  # empty table reads as before
+        record_optout(factory, 42, by="clinician-1", channel="clinician")
+        after = _input_hash(step, store, home)
+        assert after != before
+        assert _input_hash(step, store, home) == after  # stable while nothing changes
+    finally:
+        engine_of(factory).dispose()

@@ -8,7 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from oncobase.share.disclosure import MIN_CELL, SuppressedTable, suppress_table
+from oncobase.share.disclosure import (
+    MIN_CELL,
+    SuppressedTable,
+    protect_release,
+    protect_tables,
+    suppress_table,
+)
 
 
 def _flat(result: SuppressedTable) -> list[int | None]:
@@ -117,3 +123,28 @@ def test_all_large_counts_published_untouched() -> None:
 def test_negative_counts_rejected() -> None:
     with pytest.raises(ValueError, match="non-negative"):
         suppress_table([[-1, 2]])
+
+
+def test_joint_release_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="non-negative"):
+        protect_release([3, -1], [[1, 1]])
+    with pytest.raises(ValueError, match="2 finest cells"):
+        protect_release([3, 4], [[1, 1, 0]])
+    with pytest.raises(ValueError, match="0/1"):
+        protect_release([3, 4], [[2, 1]])
+    with pytest.raises(ValueError, match="one or two distinct dimensions"):
+        protect_tables(np.ones((2, 2, 2), dtype=int), [(0, 1, 2)])
+    with pytest.raises(ValueError, match="outside"):
+        protect_tables(np.ones((2, 2), dtype=int), [(0, 3)])
+
+
+def test_one_dimensional_table_in_a_joint_release() -> None:
+    finest = np.array([[3, 40], [100, 200], [50, 60]])  # site × sex
+    by_site, by_sex = protect_tables(finest, [(0,), (1,)])
+    assert by_site.total == by_sex.total == 453
+    assert by_sex.cells == [[153], [300]]  # nothing small by sex: published whole
+    assert by_site.cells == [[43], [300], [110]]  # site totals are all large
+    # a small site: it and a partner are hidden, the grand total stays
+    small = protect_tables(np.array([[3, 4], [100, 200], [50, 60]]), [(0,), (1,)])[0]
+    assert small.cells[0] == [None] and sum(c[0] is None for c in small.cells) >= 2
+    assert small.total == 417

@@ -13,6 +13,7 @@ from oncobase.cli import link as link_cli
 from oncobase.cli import nlp as nlp_cli
 from oncobase.cli import pipeline as pipeline_cli
 from oncobase.cli import quality as quality_cli
+from oncobase.cli import share as share_cli
 from oncobase.cli import stats as stats_cli
 from oncobase.cli import store as store_cli
 from oncobase.cli import vocab as vocab_cli
@@ -37,6 +38,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.command("serve")(serve_command)
 app.add_typer(stats_cli.app, name="stats")
+app.add_typer(share_cli.app, name="share")
 app.command("synth")(synth_command)
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from oncobase import cohorts
 from oncobase.cohorts.characterise import build_table1, member_features_expr
 from oncobase.cohorts.summary import find_closing_date
+from oncobase.config import get_settings
 from oncobase.errors import OncobaseError
 from oncobase.store import connect
 
@@ -74,11 +75,17 @@ def list_command(fmt: FormatOpt = OutputFormat.table) -> None:
 
 @app.command("build")
 def build_command(name: NameArg, fmt: FormatOpt = OutputFormat.table) -> None:
-    """Build a cohort on the store (written to OMOP cohort and cohort_definition)."""
+    """Build a cohort on the store (written to OMOP cohort and cohort_definition).
+
+    Patients who objected to research reuse (oncobase share optout) are left out.
+    """
     try:
+        from oncobase.share import research_exclusions
+
         definition = cohorts.load_cohort(name)
+        excluded = research_exclusions(get_settings(), applied_by="cli:cohorts build")
         with connect() as backend:
-            build = cohorts.build_cohort(backend, definition)
+            build = cohorts.build_cohort(backend, definition, excluded_person_ids=excluded)
     except OncobaseError as exc:
         _fail(exc)
         return

@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -15,6 +15,7 @@ from typing import Any
 
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 import oncobase
 from oncobase.cohorts.compile import OPTIONAL_TABLES, REQUIRED_TABLES, compile_cohort
@@ -207,9 +208,50 @@ def write_cohort(backend: Backend, result: CohortResult, *, store_state: str) ->
     return build
 
 
-def build_cohort(backend: Backend, definition: CohortDefinition) -> CohortBuild:
-    """Build one cohort on the store and write it to ``cohort``/``cohort_definition``."""
+OPT_OUT_RULE = "research opt-out"
+
+
+def exclude_persons(result: CohortResult, person_ids: Sequence[int]) -> CohortResult:
+    """The cohort without ``person_ids`` (research opt-outs), with an attrition line for it."""
+    members = result.members
+    drop = pa.array(list(person_ids), pa.int64())
+    kept = members.filter(pc.invert(pc.is_in(members["person_id"].cast(pa.int64()), drop)))
+    attrition = result.attrition
+    entry = int(attrition["persons"][0].as_py()) if attrition.num_rows else 0
+    line = pa.table(
+        {
+            "step": pa.array([attrition.num_rows], pa.int64()),
+            "rule": [OPT_OUT_RULE],
+            "type": ["opt_out"],
+            "persons": pa.array([kept.num_rows], pa.int64()),
+            "dropped": pa.array([members.num_rows - kept.num_rows], pa.int64()),
+            "pct_of_entry": pa.array(
+                [round(100.0 * kept.num_rows / entry, 2) if entry else 0.0], pa.float64()
+            ),
+        }
+    )
+    return CohortResult(
+        definition=result.definition,
+        members=kept,
+        attrition=pa.concat_tables([attrition, line.cast(attrition.schema)]),
+        seconds=result.seconds,
+    )
+
+
+def build_cohort(
+    backend: Backend,
+    definition: CohortDefinition,
+    *,
+    excluded_person_ids: Sequence[int] | None = None,
+) -> CohortBuild:
+    """Build one cohort on the store and write it to ``cohort``/``cohort_definition``.
+
+    ``excluded_person_ids`` (the research opt-outs in force) are left out, with an attrition
+    line ``research opt-out``; ``None`` (the default) excludes nobody and adds no line.
+    """
     result = run_cohort(read_store_tables(backend), definition)
+    if excluded_person_ids is not None:
+        result = exclude_persons(result, excluded_person_ids)
     return write_cohort(backend, result, store_state=describe_store_state(backend))
 
 

@@ -44,9 +44,35 @@ def resolve_file(spec: str, home: Path) -> Path:
     return path if path.is_absolute() else home / path
 
 
-def fingerprint_resource(name: str, *, backend: Backend, home: Path) -> str:
+def _hash_operational_table(table: str, url: str | None) -> str:
+    """Every row of a small operational-store table (e.g. the research opt-outs), hashed."""
+    if not url:
+        return "absent"
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return "absent"
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    try:
+        if not inspect(engine).has_table(table):
+            return "absent"
+        with engine.connect() as connection:
+            rows = connection.execute(text(f"SELECT * FROM {quote_ident(table)}"))
+            lines = sorted(repr(tuple(r)) for r in rows)
+        if not lines:
+            return "absent"  # an empty table reads as no table
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    finally:
+        engine.dispose()
+
+
+def fingerprint_resource(
+    name: str, *, backend: Backend, home: Path, operational_url: str | None = None
+) -> str:
     """A string that changes when the resource changes."""
     kind, _, value = name.partition(":")
+    if kind == "operational":
+        return _hash_operational_table(value, operational_url)
     if kind == "file":
         return _hash_tree(resolve_file(value, home))
     if kind == "package":
@@ -63,6 +89,8 @@ def fingerprint_resource(name: str, *, backend: Backend, home: Path) -> str:
 
 def resource_exists(name: str, *, backend: Backend, home: Path) -> bool:
     kind, _, value = name.partition(":")
+    if kind == "operational":
+        return True  # an operational table is optional: absent reads as empty
     if kind == "file":
         return resolve_file(value, home).exists()
     if kind == "package":
@@ -70,9 +98,19 @@ def resource_exists(name: str, *, backend: Backend, home: Path) -> bool:
     return backend.table_exists(value)
 
 
-def fingerprint_inputs(inputs: tuple[str, ...], *, backend: Backend, home: Path, salt: str) -> str:
+def fingerprint_inputs(
+    inputs: tuple[str, ...],
+    *,
+    backend: Backend,
+    home: Path,
+    salt: str,
+    operational_url: str | None = None,
+) -> str:
     """One hash over every input's fingerprint and the step's code version (``salt``)."""
     digest = hashlib.sha256(salt.encode())
     for name in sorted(inputs):
-        digest.update(f"{name}={fingerprint_resource(name, backend=backend, home=home)}\n".encode())
+        value = fingerprint_resource(
+            name, backend=backend, home=home, operational_url=operational_url
+        )
+        digest.update(f"{name}={value}\n".encode())
     return digest.hexdigest()

@@ -4,7 +4,9 @@ A step is registered with :func:`pipeline_step`. Inputs and outputs are resource
 
 * ``table:<name>`` — a table of the clinical store;
 * ``file:<path>`` — a file or folder, relative to the home folder unless absolute;
-* ``package:<module>/<folder>`` — data shipped inside the package (e.g. ``oncobase.vocab/data``).
+* ``package:<module>/<folder>`` — data shipped inside the package (e.g. ``oncobase.vocab/data``);
+* ``operational:<table>`` — a small table of the operational store (e.g. the research opt-outs,
+  ``share__optouts``): every row is hashed, so a new opt-out makes the cohorts re-run.
 
 Steps run in the order of their stage (below), then of registration.
 """
@@ -48,7 +50,7 @@ STEP_MODULES: tuple[str, ...] = (
     "oncobase.share.steps",
 )
 
-_RESOURCE_KINDS = ("table", "file", "package")
+_RESOURCE_KINDS = ("table", "file", "package", "operational")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -108,6 +108,7 @@ def _input_hash(step: Step, backend: Backend, settings: Settings) -> str:
         backend=backend,
         home=settings.home_path,
         salt=f"{step.name}:{step.version}:{__version__}",
+        operational_url=settings.resolved_operational_url,
     )
 
 

@@ -19,6 +19,8 @@ class Variable:
     standard: str  # the standard the values follow
     kind: str = "category"  # category, date, number
     quasi_identifier: bool = False
+    # Further columns of the same table that the variable needs to be read (released with it).
+    extra_columns: tuple[str, ...] = ()
 
 
 VARIABLES: tuple[Variable, ...] = (
@@ -40,7 +42,8 @@ VARIABLES: tuple[Variable, ...] = (
              table="condition_occurrence", column="condition_status_source_value",
              standard="ICD-O-3"),
     Variable(name="tumour.stage", label="TNM stage", table="measurement",
-             column="value_source_value", standard="UICC TNM 8th edition"),
+             column="value_source_value", standard="UICC TNM 8th edition",
+             extra_columns=("measurement_source_value",)),
     Variable(name="treatment.drug", label="Systemic treatment", table="drug_exposure",
              column="drug_source_value", standard="ATC"),
     Variable(name="treatment.drug_date", label="Start of systemic treatment",
