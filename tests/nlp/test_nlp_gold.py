@@ -45,7 +45,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list
     from oncobase.synth import generate_nation
 
     out = tmp_path_factory.mktemp("nation")
-    generate_nation(out, patients=700, seed=11)
+    generate_nation(out, patients=800, seed=11)
     texts: dict[str, str] = {}
     for path in sorted((out / "feeds" / "pathology").glob("*/reports.ndjson")):
         for line in path.read_text(encoding="utf-8").splitlines():

@@ -147,8 +147,11 @@ def test_registry_csv_parses_in_its_dialect(nation: Path, registry: str) -> None
     tumours = pq.read_table(nation / "truth/tumours.parquet")
     covers = next(r.covers for r in REGISTRIES if r.id == registry)
     residents = persons.filter(pc.is_in(persons["departement"], pa.array(covers)))
-    expected = tumours.filter(pc.is_in(tumours["person_key"], residents["person_key"]))
+    theirs = tumours.filter(pc.is_in(tumours["person_key"], residents["person_key"]))
+    # near-complete, not complete: the tumours the registry captured (synth/capture.py)
+    expected = theirs.filter(theirs["captured_registry"])
     assert len(rows) == expected.num_rows
+    assert 0.9 * theirs.num_rows <= len(rows) <= theirs.num_rows
     date_format = "%d/%m/%Y" if registry == "REG_14" else "%Y-%m-%d"
     for row in rows:
         assert row["registre"] == registry
@@ -170,6 +173,17 @@ def test_manifest(nation: Path) -> None:
     assert manifest["noise_rates"]["hospital"]["typo"] == pytest.approx(0.03)
     raw = (nation / "manifest.json").read_bytes()
     assert orjson.loads(raw)["counts"]["truth:persons"] == 4_000 + 4_800
+    # how many tumours each feed captured, and how many none did (synth/capture.py)
+    tumours = pq.read_table(nation / "truth/tumours.parquet")
+    capture = manifest["capture"]
+    assert capture["tumours"] == tumours.num_rows
+    for kind in ("hospital", "pathology", "registry"):
+        assert capture[kind] == pc.sum(tumours[f"captured_{kind}"]).as_py(), kind
+    seen = pc.or_(
+        pc.or_(tumours["captured_hospital"], tumours["captured_pathology"]),
+        tumours["captured_registry"],
+    )
+    assert capture["none"] == tumours.num_rows - pc.sum(seen).as_py() > 0
     deaths = manifest["feeds"]["deaths"]["files"]
     assert sum(deaths.values()) == manifest["counts"]["feed:deaths"]
     assert np.isclose(sum(deaths.values()), manifest["counts"]["feed:deaths"])

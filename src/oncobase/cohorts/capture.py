@@ -8,12 +8,22 @@ interactions is fitted (IRLS, numpy), models leaving fewer than ``min_df`` resid
 of freedom are skipped, and the one with the lowest AIC (or BIC) is kept. The 95 % interval
 is log-normal on n0 (Chao 1987: asymmetric, never below the observed count), with the
 variance of the fitted n0 plus the Poisson variance of the unobserved cell.
+
+:func:`estimate_stratified` handles sources that do not cover the whole population (a
+registry covers a few départements): each stratum (e.g. the registry area and the rest of the
+country) has its own intercept and main effects over the sources operating there, and the
+two-way interactions are shared by every stratum where both sources operate (Zwane, van der
+Pal-de Bruin and van der Heijden 2004, "The multiple-record systems estimator when
+registrations refer to different but overlapping populations", Stat Med 23:2267-2281). The
+dependence of two national sources is then learnt where a third source exists and assumed
+the same elsewhere, which makes a national estimate possible with two national sources only.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -162,24 +172,7 @@ def estimate_capture_recapture(
             if len(y) - (1 + k + len(pairs)) < min_df:
                 continue
             fits.append(fit_loglinear(y, names, pairs))
-    usable = [f for f in fits if f.converged and math.isfinite(f.se_log_n0)] or fits
-    best = min(usable, key=lambda f: f.aic if criterion == "aic" else f.bic)
-    low, high = _interval_n0(best)
-    model = (
-        "[" + ", ".join(f"{a}*{b}" for a, b in best.interactions) + "]"
-        if best.interactions
-        else "independence"
-    )
-    return CaptureEstimate(
-        sources=names,
-        observed=observed,
-        estimate=observed + best.n0,
-        ci_lower=observed + low,
-        ci_upper=observed + high,
-        model=model,
-        criterion=criterion,
-        fits=tuple(fits),
-    )
+    return _select(fits, names=names, observed=observed, criterion=criterion)
 
 
 def _interval_n0(fit: LogLinearFit) -> tuple[float, float]:
@@ -191,6 +184,168 @@ def _interval_n0(fit: LogLinearFit) -> tuple[float, float]:
     variance = n0 * n0 * fit.se_log_n0**2 + n0
     c = math.exp(Z95 * math.sqrt(math.log1p(variance / (n0 * n0))))
     return n0 / c, n0 * c
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptureStratum:
+    """The history counts of one stratum over the sources that operate in it."""
+
+    name: str
+    sources: tuple[str, ...]
+    counts: FloatArray  # order of capture_histories(len(sources))
+
+
+def _stratified_design(
+    strata: Sequence[CaptureStratum], names: tuple[str, ...]
+) -> tuple[FloatArray, FloatArray, list[int], FloatArray]:
+    """Counts, base design (per-stratum intercepts and main effects), the intercept columns,
+    and the full-width 0/1 history matrix of every observed cell (absent sources are 0)."""
+    ys: list[FloatArray] = []
+    rows: list[npt.NDArray[np.int64]] = []
+    blocks: list[FloatArray] = []
+    for stratum in strata:
+        h = capture_histories(len(stratum.sources))
+        full = np.zeros((len(h), len(names)), dtype=np.int64)
+        for j, source in enumerate(stratum.sources):
+            full[:, names.index(source)] = h[:, j]
+        rows.append(full)
+        ys.append(np.asarray(stratum.counts, dtype=np.float64))
+        blocks.append(np.column_stack([np.ones(len(h)), h.astype(np.float64)]))
+    width = sum(b.shape[1] for b in blocks)
+    base = np.zeros((sum(len(y) for y in ys), width))
+    intercepts: list[int] = []
+    r = c = 0
+    for block in blocks:
+        base[r : r + len(block), c : c + block.shape[1]] = block
+        intercepts.append(c)
+        r += len(block)
+        c += block.shape[1]
+    return np.concatenate(ys), base, intercepts, np.vstack(rows).astype(np.float64)
+
+
+def _fit_stratified(
+    y: FloatArray,
+    base: FloatArray,
+    *,
+    histories: FloatArray,
+    intercepts: list[int],
+    names: tuple[str, ...],
+    pairs: tuple[tuple[int, int], ...],
+) -> LogLinearFit | None:
+    cols = [base, *[(histories[:, a] * histories[:, b])[:, None] for a, b in pairs]]
+    x = np.hstack(cols)
+    if np.linalg.matrix_rank(x) < x.shape[1]:
+        return None  # an interaction no stratum can identify
+    beta, cov, converged = fit_poisson_glm(y, x)
+    mu = np.exp(x @ beta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(y > 0, y * np.log(y / mu), 0.0)
+    deviance = float(2.0 * np.sum(term - (y - mu)))
+    loglik = float(np.sum(y * np.log(mu) - mu - gammaln(y + 1.0)))
+    p = x.shape[1]
+    n = float(y.sum())
+    n0_parts = np.exp(np.minimum(beta[intercepts], 700.0))
+    n0 = float(n0_parts.sum())
+    gradient = np.zeros(p)
+    gradient[intercepts] = n0_parts
+    variance = float(gradient @ cov @ gradient)
+    return LogLinearFit(
+        interactions=tuple((names[a], names[b]) for a, b in pairs),
+        n0=n0,
+        se_log_n0=math.sqrt(max(variance, 0.0)) / n0 if n0 > 0 else 0.0,
+        deviance=deviance,
+        df=len(y) - p,
+        aic=-2.0 * loglik + 2.0 * p,
+        bic=-2.0 * loglik + p * math.log(max(n, 1.0)),
+        converged=converged,
+    )
+
+
+def estimate_stratified(
+    strata: Sequence[CaptureStratum],
+    *,
+    criterion: Literal["aic", "bic"] = "aic",
+    min_df: int = 1,
+) -> CaptureEstimate:
+    """Estimate the total over strata whose sources differ (see the module docstring).
+
+    Every stratum keeps its own intercept and main effects; each subset of the two-way
+    interactions (shared across strata) that the strata can identify and that leaves
+    ``min_df`` residual degrees of freedom is fitted; the lowest AIC (or BIC) wins. With one
+    stratum this is :func:`estimate_capture_recapture`."""
+    if not strata:
+        raise CohortError("capture-recapture needs at least one stratum")
+    names: tuple[str, ...] = ()
+    for stratum in strata:
+        if len(stratum.sources) < 2:
+            raise CohortError(f"stratum {stratum.name!r} needs at least two sources")
+        if len(set(stratum.sources)) != len(stratum.sources):
+            raise CohortError(f"stratum {stratum.name!r} names a source twice")
+        counts = np.asarray(stratum.counts, dtype=np.float64)
+        if counts.shape != (2 ** len(stratum.sources) - 1,):
+            raise CohortError(
+                f"stratum {stratum.name!r}: expected {2 ** len(stratum.sources) - 1} history "
+                f"counts for {len(stratum.sources)} sources, got {counts.shape}"
+            )
+        if np.any(counts < 0) or not np.all(np.isfinite(counts)):
+            raise CohortError("history counts must be finite and non-negative")
+        names += tuple(s for s in stratum.sources if s not in names)
+    y, base, intercepts, histories = _stratified_design(strata, names)
+    candidates: list[tuple[int, int]] = sorted(
+        {
+            (min(names.index(a), names.index(b)), max(names.index(a), names.index(b)))
+            for stratum in strata
+            for a, b in itertools.combinations(stratum.sources, 2)
+        }
+    )
+    fits: list[LogLinearFit] = []
+    for size in range(len(candidates) + 1):
+        for pairs in itertools.combinations(candidates, size):
+            if len(y) - (base.shape[1] + len(pairs)) < min_df:
+                continue
+            fit = _fit_stratified(
+                y, base, histories=histories, intercepts=intercepts, names=names, pairs=pairs
+            )
+            if fit is not None:
+                fits.append(fit)
+    if not fits:
+        raise CohortError("no identifiable log-linear model for these strata")
+    return _select(fits, names=names, observed=int(y.sum()), criterion=criterion)
+
+
+def _select(
+    fits: list[LogLinearFit],
+    *,
+    names: tuple[str, ...],
+    observed: int,
+    criterion: Literal["aic", "bic"],
+) -> CaptureEstimate:
+    usable = [f for f in fits if f.converged and math.isfinite(f.se_log_n0)] or fits
+    best = min(usable, key=lambda f: f.aic if criterion == "aic" else f.bic)
+    low, high = _interval_n0(best)
+    return CaptureEstimate(
+        sources=names,
+        observed=observed,
+        estimate=observed + best.n0,
+        ci_lower=observed + low,
+        ci_upper=observed + high,
+        model=model_label(best),
+        criterion=criterion,
+        fits=tuple(fits),
+    )
+
+
+def model_label(fit: LogLinearFit) -> str:
+    """``[a*b, c*d]`` for a model's interactions, ``independence`` without any."""
+    if not fit.interactions:
+        return "independence"
+    return "[" + ", ".join(f"{a}*{b}" for a, b in fit.interactions) + "]"
+
+
+def interval(fit: LogLinearFit, observed: int) -> tuple[float, float, float]:
+    """(estimate, lower, upper) of the total under one fitted model."""
+    low, high = _interval_n0(fit)
+    return observed + fit.n0, observed + low, observed + high
 
 
 def count_histories(flags: npt.NDArray[np.bool_]) -> FloatArray:

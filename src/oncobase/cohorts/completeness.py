@@ -6,6 +6,14 @@ within a year of the entry date (``ingest__record_keys`` says which source sent 
 source id prefix gives its kind: HOSP → hospital, LAB → pathology, REG_ → registry). The death
 file carries no diagnosis: members with a death record are counted (``deaths``) but the death
 file is not a case-finding source for the estimate.
+
+The national estimate: the hospital and pathology feeds cover the country, the registries a
+few départements. With two sources only, capture-recapture cannot see their dependence (the
+two feeds share the care pathway: a patient treated outside the participating hospitals is
+also less often seen by a participating lab, so the independence model underestimates). The
+estimate is therefore stratified (``capture.estimate_stratified``): in the registry area the
+registry is a third, independent source that measures the hospital-pathology dependence; the
+rest of the country shares that dependence, with its own capture rates.
 """
 
 from __future__ import annotations
@@ -22,7 +30,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from oncobase.cohorts.capture import count_histories, estimate_capture_recapture
+from oncobase.cohorts.capture import (
+    CaptureStratum,
+    count_histories,
+    estimate_capture_recapture,
+    estimate_stratified,
+)
 from oncobase.cohorts.codes import codeset_match, diagnosis_columns
 from oncobase.cohorts.spec import CohortDefinition
 
@@ -110,6 +123,40 @@ def estimate_from_flags(
     return {"scope": scope, **result.as_dict()}
 
 
+def estimate_national(
+    flags: np.ndarray, sources: tuple[str, ...], *, in_area: np.ndarray
+) -> dict[str, Any] | None:
+    """The national estimate over the national ``sources`` (columns of ``flags`` named by
+    FINDING_SOURCES), stratified on ``in_area`` (members living where a registry works) when
+    the registry found anyone there; otherwise the plain estimate over ``sources``."""
+    cols = [FINDING_SOURCES.index(k) for k in sources]
+    registry = FINDING_SOURCES.index("registry")
+    if len(sources) < 2:
+        return None
+    if not (in_area.any() and flags[in_area, registry].any()):
+        return estimate_from_flags(flags[:, cols], sources, scope="national")
+    strata: list[CaptureStratum] = []
+    area = flags[in_area][:, [*cols, registry]].astype(bool)
+    seen = area.any(axis=1)
+    strata.append(
+        CaptureStratum(
+            name="registry_area", sources=(*sources, "registry"), counts=count_histories(area[seen])
+        )
+    )
+    rest = flags[~in_area][:, cols].astype(bool)
+    seen_rest = rest.any(axis=1)
+    if seen_rest.any():
+        strata.append(
+            CaptureStratum(name="rest", sources=sources, counts=count_histories(rest[seen_rest]))
+        )
+    result = estimate_stratified(strata)
+    return {
+        "scope": "national",
+        **result.as_dict(),
+        "strata": "+".join(s.name for s in strata),
+    }
+
+
 def summarise_completeness(
     cohort: str, sources: pa.Table, *, registry_departements: tuple[str, ...] = ()
 ) -> CompletenessReport:
@@ -140,19 +187,23 @@ def summarise_completeness(
         if sources.num_rows
         else ()
     )
-    cols = [FINDING_SOURCES.index(k) for k in national_sources]
-    national = estimate_from_flags(flags[:, cols], national_sources, scope="national")
-    if national is not None:
-        estimates.append(national)
+    in_area = np.zeros(sources.num_rows, dtype=bool)
     if registry_departements and sources.num_rows:
         dept = sources.column("departement").to_numpy(zero_copy_only=False)
         in_area = np.isin(dept, list(registry_departements))
+    national = estimate_national(flags, national_sources, in_area=in_area)
+    if national is not None:
+        estimates.append(national)
+    if in_area.any():
         area = estimate_from_flags(flags[in_area], FINDING_SOURCES, scope="registry_area")
         if area is not None:
             area["registry_count"] = int(flags[in_area, 2].sum())
             estimates.append(area)
+    names = list(dict.fromkeys(k for e in estimates for k in e))  # every row's keys
     table = (
-        pa.Table.from_pylist([{**e, "sources": "+".join(e["sources"])} for e in estimates])
+        pa.Table.from_pylist(
+            [{**dict.fromkeys(names), **e, "sources": "+".join(e["sources"])} for e in estimates]
+        )
         if estimates
         else pa.table({"scope": pa.array([], pa.string())})
     )

@@ -35,6 +35,43 @@ NOISE_KINDS = (
 )
 SOURCE_KINDS = ("hospital", "lab", "registry", "deaths")
 
+# --- Source capture: which feed finds which tumour (docs/synth.md, "Source capture") ------
+# The platform is fed by 16 participating hospitals and 6 participating pathology labs; the
+# rest of the country's care (other public hospitals, private clinics, private pathology
+# practices) sends nothing. Capture is drawn per tumour (registry: per person), column at a
+# time, and recorded in the truth (tumours.captured_hospital / _pathology / _registry).
+#
+# Hospital feed: the probability that at least one participating hospital sees the tumour,
+# by age at diagnosis. The elderly are more often diagnosed and treated close to home, in a
+# local hospital or a clinic, and less often referred to the regional centres that feed the
+# platform. Pairs (age from, probability); the last band applies above its bound.
+HOSPITAL_CAPTURE_BY_AGE: tuple[tuple[int, float], ...] = ((0, 0.93), (70, 0.88), (80, 0.74))
+# Death within EARLY_DEATH_DAYS of diagnosis multiplies the hospital capture: such patients
+# are often diagnosed in an emergency department and die before any referral.
+EARLY_DEATH_DAYS = 30
+HOSPITAL_CAPTURE_EARLY_DEATH = 0.70
+# Pathology feed: only tumours with a tissue diagnosis (basis 7) have specimens. They are
+# read by a participating lab with this probability when the tumour is in the participating
+# hospitals (their specimens go to the lab of their region, a few to a private practice), and
+# with the second one when it is not (a clinic sends its specimens to a private practice, or
+# to one of the regional labs, which also serve clinics): the same care pathway links the two
+# feeds, a positive hospital-pathology dependence (odds ratio about 19 given a specimen).
+PATHOLOGY_CAPTURE_IN_NETWORK = 0.95
+PATHOLOGY_CAPTURE_OUT_OF_NETWORK = 0.50
+# Tissue diagnosis is rarer at 80 and over (liver, pancreas, brain, lung in frail patients are
+# diagnosed on imaging or markers): odds ratio of a histological basis at 80+ versus under 80,
+# the same for every site; the odds under 80 are raised so that each (site, sex) keeps the
+# ``histology_pct`` of sites.csv on average over its age distribution.
+HISTOLOGY_AGE_FROM = 80
+HISTOLOGY_ODDS_RATIO_ELDERLY = 0.35
+# Registry: near-complete in the départements it covers (it has its own sources: every
+# hospital, clinic, pathology practice and the death certificates), independent of our
+# feeds given the département; drawn per person (a registered person has all his tumours
+# registered). No registry outside its départements.
+REGISTRY_CAPTURE = 0.98
+# The death file (INSEE) lists every death, without the cause: it finds no cancer case and
+# is not a capture source (it gives vital status only).
+
 
 class SynthError(OncobaseError):
     """The synthetic-data generator was misconfigured or its parameter files are wrong."""

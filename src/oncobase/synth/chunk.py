@@ -14,7 +14,8 @@ import pyarrow as pa
 from oncobase.synth._dates import DAYS_PER_YEAR, age_in_years, to_arrow, to_days, year_start
 from oncobase.synth._mortality import draw_age_at_death
 from oncobase.synth._params import IntArray, load_params
-from oncobase.synth.care import HOSPITAL_IDS, HOSPITALS, LAB_IDS, draw_hospitals, plan_care
+from oncobase.synth.capture import OUTSIDE_HOSPITAL, OUTSIDE_LAB, draw_capture
+from oncobase.synth.care import HOSPITAL_IDS, HOSPITALS, LAB_IDS, LABS, draw_hospitals, plan_care
 from oncobase.synth.config import SynthConfig
 from oncobase.synth.identity import build_source_records
 from oncobase.synth.population import build_persons
@@ -31,6 +32,10 @@ from oncobase.synth.tumours import draw_cancer_cohort, draw_pathology, draw_tumo
 
 KEY_BLOCK = 100_000_000  # keys of chunk i: i * KEY_BLOCK + 1 ...
 REGISTRIES = tuple(f for f in FACILITIES if f.kind == "registry")
+# Care indices: 0..15 the participating hospitals, 16 the outside (non-participating) ones;
+# labs likewise (0..5, then 6).
+ALL_HOSPITAL_IDS = np.append(HOSPITAL_IDS, OUTSIDE_HOSPITAL)
+ALL_LAB_IDS = np.append(LAB_IDS, OUTSIDE_LAB)
 
 
 def decedents_before(config: SynthConfig, index: int) -> int:
@@ -108,6 +113,18 @@ def build_chunk(config: SynthConfig, index: int) -> TruthChunk:
         has_surgery=care.has_surgery,
         neoadjuvant=care.neoadjuvant,
     )
+    # which feeds capture each tumour (capture.py); the outside care sends no feed
+    age = age_in_years(birth[cohort.person_index], cohort.diagnosis_days)
+    person_death = death[:n_c][cohort.person_index]
+    capture = draw_capture(
+        rng,
+        age=age,
+        days_to_death=np.where(person_death >= 0, person_death - cohort.diagnosis_days, -1),
+        tissue=np.asarray(details["basis_of_diagnosis"]) == 7,
+        person_index=cohort.person_index,
+        person_departement=np.asarray(persons["departement"])[:n_c],
+    )
+    outside_h, outside_lab = len(HOSPITALS), len(LABS)
     # deaths: place and certificate
     dead = death >= 0
     hosp_dept = np.array([f.departement for f in HOSPITALS])
@@ -148,7 +165,6 @@ def build_chunk(config: SynthConfig, index: int) -> TruthChunk:
     m = len(cohort.site)
     tumour_keys = _keys(index, m)
     tumour_person = keys[cohort.person_index]
-    age = age_in_years(birth[cohort.person_index], cohort.diagnosis_days)
     tumour_cols: dict[str, pa.Array] = {
         "tumour_key": pa.array(tumour_keys),
         "person_key": pa.array(tumour_person),
@@ -159,6 +175,9 @@ def build_chunk(config: SynthConfig, index: int) -> TruthChunk:
         "basis_of_diagnosis": pa.array(details["basis_of_diagnosis"], type=pa.int8()),
         "stage_group": pa.array(details["stage_group"], type=pa.string()),
         "neoadjuvant": pa.array(care.neoadjuvant),
+        "captured_hospital": pa.array(capture.hospital),
+        "captured_pathology": pa.array(capture.pathology),
+        "captured_registry": pa.array(capture.registry),
     }
     for field in TUMOURS:
         if field.name not in tumour_cols:
@@ -168,12 +187,13 @@ def build_chunk(config: SynthConfig, index: int) -> TruthChunk:
     tr = care.treatments
     tr_tumour = tr["tumour"].astype(np.int64)
     tr_end = tr["end"].astype(np.int64)
+    tr_hosp = np.where(capture.hospital[tr_tumour], tr["hospital"].astype(np.int64), outside_h)
     treatment_table = pa.Table.from_pydict(
         {
             "treatment_key": pa.array(_keys(index, len(tr_tumour))),
             "tumour_key": pa.array(tumour_keys[tr_tumour]),
             "person_key": pa.array(tumour_person[tr_tumour]),
-            "hospital_id": pa.array(HOSPITAL_IDS[tr["hospital"].astype(np.int64)].astype(object)),
+            "hospital_id": pa.array(ALL_HOSPITAL_IDS[tr_hosp].astype(object)),
             "kind": pa.array(tr["kind"], type=pa.string()),
             "start_date": to_arrow(tr["start"].astype(np.int64)),
             "end_date": to_arrow(np.maximum(tr_end, 0), mask=tr_end < 0),
@@ -188,12 +208,13 @@ def build_chunk(config: SynthConfig, index: int) -> TruthChunk:
     )
     vi = care.visits
     vi_tumour = vi["tumour"].astype(np.int64)
+    vi_hosp = np.where(capture.hospital[vi_tumour], vi["hospital"].astype(np.int64), outside_h)
     visit_table = pa.Table.from_pydict(
         {
             "visit_key": pa.array(_keys(index, len(vi_tumour))),
             "person_key": pa.array(tumour_person[vi_tumour]),
             "tumour_key": pa.array(tumour_keys[vi_tumour]),
-            "hospital_id": pa.array(HOSPITAL_IDS[vi["hospital"].astype(np.int64)].astype(object)),
+            "hospital_id": pa.array(ALL_HOSPITAL_IDS[vi_hosp].astype(object)),
             "kind": pa.array(vi["kind"], type=pa.string()),
             "start_date": to_arrow(vi["start"].astype(np.int64)),
             "end_date": to_arrow(vi["end"].astype(np.int64)),
@@ -203,13 +224,15 @@ def build_chunk(config: SynthConfig, index: int) -> TruthChunk:
     )
     sp = care.specimens
     sp_tumour = sp["tumour"].astype(np.int64)
+    sp_hosp = np.where(capture.hospital[sp_tumour], sp["hospital"].astype(np.int64), outside_h)
+    sp_lab = np.where(capture.lab[sp_tumour], sp["lab"].astype(np.int64), outside_lab)
     specimen_table = pa.Table.from_pydict(
         {
             "specimen_key": pa.array(_keys(index, len(sp_tumour))),
             "tumour_key": pa.array(tumour_keys[sp_tumour]),
             "person_key": pa.array(tumour_person[sp_tumour]),
-            "lab_id": pa.array(LAB_IDS[sp["lab"].astype(np.int64)].astype(object)),
-            "hospital_id": pa.array(HOSPITAL_IDS[sp["hospital"].astype(np.int64)].astype(object)),
+            "lab_id": pa.array(ALL_LAB_IDS[sp_lab].astype(object)),
+            "hospital_id": pa.array(ALL_HOSPITAL_IDS[sp_hosp].astype(object)),
             "collected_date": to_arrow(sp["collected"].astype(np.int64)),
             "procedure": pa.array(sp["procedure"], type=pa.string()),
             "post_neoadjuvant": pa.array(sp["post_neoadjuvant"].astype(bool)),
@@ -219,10 +242,10 @@ def build_chunk(config: SynthConfig, index: int) -> TruthChunk:
     # who is known to which source
     sources, kinds, who = _source_pairs(
         visit_person=cohort.person_index[vi_tumour],
-        visit_hospital=vi["hospital"].astype(np.int64),
+        visit_hospital=vi_hosp,
         specimen_person=cohort.person_index[sp_tumour],
-        specimen_lab=sp["lab"].astype(np.int64),
-        tumour_person=cohort.person_index,
+        specimen_lab=sp_lab,
+        registered_person=cohort.person_index[capture.registry],
         departement=np.asarray(persons["departement"]),
         dead=dead,
     )
@@ -252,11 +275,14 @@ def _source_pairs(
     visit_hospital: IntArray,
     specimen_person: IntArray,
     specimen_lab: IntArray,
-    tumour_person: IntArray,
+    registered_person: IntArray,
     departement: np.ndarray,
     dead: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, IntArray]:
-    """(source_id, kind, person index) of every source record, sorted by source then person."""
+    """(source_id, kind, person index) of every source record, sorted by source then person.
+
+    Only the participating hospitals and labs know anyone (the outside ones send nothing);
+    a registry knows the registered persons of its départements; INSEE every decedent."""
     ids: list[np.ndarray] = []
     kinds: list[np.ndarray] = []
     who: list[np.ndarray] = []
@@ -264,13 +290,14 @@ def _source_pairs(
         (visit_hospital, visit_person, HOSPITAL_IDS, "hospital"),
         (specimen_lab, specimen_person, LAB_IDS, "lab"),
     ):
-        pair = np.unique(codes * 10_000_000 + person)
+        inside = codes < len(labels)
+        pair = np.unique(codes[inside] * 10_000_000 + person[inside])
         ids.append(labels[pair // 10_000_000])
         who.append(pair % 10_000_000)
         kinds.append(np.full(len(pair), kind))
-    with_tumour = np.unique(tumour_person)
+    registered = np.unique(registered_person)
     for registry in REGISTRIES:
-        p = with_tumour[np.isin(departement[with_tumour], list(registry.covers))]
+        p = registered[np.isin(departement[registered], list(registry.covers))]
         ids.append(np.full(len(p), registry.id))
         who.append(p)
         kinds.append(np.full(len(p), "registry"))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from oncobase.synth.chunk import build_chunk
@@ -145,12 +146,15 @@ def generate_nation(
     writers = {**optional, **own}
     feed_counts: dict[str, int] = {}
     fhir_counts: dict[str, int] = {}
+    capture = dict.fromkeys(CAPTURE_COUNTS, 0)
     persons = 0
     try:
         for index in range(config.chunks):
             chunk = build_chunk(config, index)
             persons += chunk.persons.num_rows
             truth.write(chunk)
+            for name, value in count_capture(chunk).items():
+                capture[name] += value
             for name, writer in writers.items():
                 written = writer.write(chunk)
                 feed_counts[name] = feed_counts.get(name, 0) + _count(written)
@@ -181,10 +185,30 @@ def generate_nation(
         deaths=death_file.rows if death_file else {},
         fhir=fhir_counts,
     )
+    manifest["capture"] = capture
     (out / LAYOUT["manifest"]).write_bytes(
         orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     )
     return report
+
+
+CAPTURE_COUNTS = ("tumours", "hospital", "pathology", "registry", "none")
+
+
+def count_capture(chunk: TruthChunk) -> dict[str, int]:
+    """Tumours of a chunk, those each feed captured and those no feed captured
+    (``tumours.captured_*``, synth/capture.py)."""
+    t = chunk.tumours
+    flags = [t[f"captured_{k}"] for k in ("hospital", "pathology", "registry")]
+    seen = pc.or_(pc.or_(flags[0], flags[1]), flags[2])
+    counts = [int(pc.sum(f.cast("int64")).as_py() or 0) for f in (*flags, seen)]
+    return {
+        "tumours": t.num_rows,
+        "hospital": counts[0],
+        "pathology": counts[1],
+        "registry": counts[2],
+        "none": t.num_rows - counts[3],
+    }
 
 
 def _manifest(

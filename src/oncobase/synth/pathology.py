@@ -46,6 +46,7 @@ import numpy as np
 import orjson
 
 from oncobase.nlp.schema import SCHEMA_KEYS
+from oncobase.synth.capture import OUTSIDE_NAMES
 from oncobase.synth.schema import FACILITIES, LAYOUT, TruthChunk
 
 __all__ = [
@@ -1054,7 +1055,9 @@ _HEADERS = {
     "conclusion": ("CONCLUSION", "Conclusion", "EN CONCLUSION", "Diagnostic"),
 }
 
-_LAB_NAMES = {f.id: f.name for f in FACILITIES}
+_LAB_NAMES = {f.id: f.name for f in FACILITIES} | OUTSIDE_NAMES
+# Only the participating labs send their reports (specimens read elsewhere: capture.py).
+_PARTICIPATING_LABS = frozenset(f.id for f in FACILITIES if f.kind == "lab")
 
 _EMPTY_GOLD: dict[str, Any] = dict.fromkeys(("report_id", *GOLD_KEYS))
 
@@ -1408,6 +1411,9 @@ class _Cols:
 class PathologyFeedWriter:
     """Writes each chunk's pathology reports per lab, and their gold, under ``out``.
 
+    Only specimens read by a participating lab are reported (``capture.OUTSIDE_LAB`` sends
+    nothing; the truth keeps them).
+
     ``benign_share``: share of biopsy specimens preceded by an extra benign or
     suspicious (non-cancer) report. Files are truncated when this writer first opens them
     and appended to for every later chunk.
@@ -1497,6 +1503,8 @@ class PathologyFeedWriter:
             if row is None:
                 continue
             lab = sp_lab[i]
+            if lab not in _PARTICIPATING_LABS:
+                continue
             pkey = sp_pers[i]
             ident = identity.get((lab, pkey))
             if ident is None:

@@ -98,6 +98,11 @@ TUMOURS = pa.schema(
         pa.field("isup_group", pa.int8()),
         pa.field("psa_ng_ml", pa.float64()),
         pa.field("neoadjuvant", pa.bool_(), nullable=False),  # treated before surgery
+        # which feeds capture the tumour (synth/capture.py): a participating hospital sees it;
+        # a participating lab reads a specimen of it; a registry has its person
+        pa.field("captured_hospital", pa.bool_(), nullable=False),
+        pa.field("captured_pathology", pa.bool_(), nullable=False),
+        pa.field("captured_registry", pa.bool_(), nullable=False),
     ]
 )
 
@@ -106,7 +111,7 @@ TREATMENTS = pa.schema(
         pa.field("treatment_key", pa.int64(), nullable=False),
         pa.field("tumour_key", pa.int64(), nullable=False),
         pa.field("person_key", pa.int64(), nullable=False),
-        pa.field("hospital_id", pa.string(), nullable=False),
+        pa.field("hospital_id", pa.string(), nullable=False),  # HOSPxx, or EXT_HOSP: outside
         pa.field("kind", pa.string(), nullable=False),  # surgery, systemic, radiotherapy
         pa.field("start_date", pa.date32(), nullable=False),
         pa.field("end_date", pa.date32()),
@@ -146,7 +151,7 @@ VISITS = pa.schema(
         pa.field("visit_key", pa.int64(), nullable=False),
         pa.field("person_key", pa.int64(), nullable=False),
         pa.field("tumour_key", pa.int64()),
-        pa.field("hospital_id", pa.string(), nullable=False),
+        pa.field("hospital_id", pa.string(), nullable=False),  # HOSPxx, or EXT_HOSP: outside
         pa.field("kind", pa.string(), nullable=False),  # inpatient, outpatient, day-hospital
         pa.field("start_date", pa.date32(), nullable=False),
         pa.field("end_date", pa.date32(), nullable=False),
@@ -162,8 +167,8 @@ SPECIMENS = pa.schema(
         pa.field("specimen_key", pa.int64(), nullable=False),
         pa.field("tumour_key", pa.int64(), nullable=False),
         pa.field("person_key", pa.int64(), nullable=False),
-        pa.field("lab_id", pa.string(), nullable=False),
-        pa.field("hospital_id", pa.string(), nullable=False),  # where it was taken
+        pa.field("lab_id", pa.string(), nullable=False),  # LABxx, or EXT_LAB: outside
+        pa.field("hospital_id", pa.string(), nullable=False),  # where it was taken (or EXT_HOSP)
         pa.field("collected_date", pa.date32(), nullable=False),
         pa.field("procedure", pa.string(), nullable=False),  # biopsy, resection, cytology
         pa.field("post_neoadjuvant", pa.bool_(), nullable=False),  # resection after treatment
@@ -234,6 +239,14 @@ FACILITIES: tuple[Facility, ...] = (
     Facility(id="REG_67", kind="registry", name="Registre des cancers du Bas-Rhin (synthétique)", departement="67", region="44", covers=("67",)),
     Facility(id="REG_34", kind="registry", name="Registre des tumeurs de l'Hérault (synthétique)", departement="34", region="76", covers=("34",)),
     Facility(id="REG_44", kind="registry", name="Registre des cancers de Loire-Atlantique et Vendée (synthétique)", departement="44", region="52", covers=("44", "85")),
+    Facility(id="REG_68", kind="registry", name="Registre des cancers du Haut-Rhin (synthétique)", departement="68", region="44", covers=("68",)),
+    Facility(id="REG_25", kind="registry", name="Registre des tumeurs du Doubs et du Territoire de Belfort (synthétique)", departement="25", region="27", covers=("25", "90")),
+    Facility(id="REG_50", kind="registry", name="Registre des cancers de la Manche (synthétique)", departement="50", region="28", covers=("50",)),
+    Facility(id="REG_80", kind="registry", name="Registre des cancers de la Somme (synthétique)", departement="80", region="32", covers=("80",)),
+    Facility(id="REG_81", kind="registry", name="Registre des cancers du Tarn (synthétique)", departement="81", region="76", covers=("81",)),
+    Facility(id="REG_33", kind="registry", name="Registre des cancers de la Gironde (synthétique)", departement="33", region="75", covers=("33",)),
+    Facility(id="REG_86", kind="registry", name="Registre des cancers de Poitou-Charentes (synthétique)", departement="86", region="75", covers=("16", "17", "79", "86")),
+    Facility(id="REG_87", kind="registry", name="Registre des cancers de la Haute-Vienne (synthétique)", departement="87", region="75", covers=("87",)),
     Facility(id="INSEE", kind="deaths", name="INSEE, fichier des personnes décédées (synthétique)", departement="", region=""),
 )  # fmt: skip
 

@@ -12,7 +12,9 @@ Model (per chunk of cancer patients, all vectorised):
   so the age-standardised and crude net survival agree;
 * background mortality from ``background_mortality.csv`` (``_mortality``);
 * second primaries at ``second_primary_rate`` per year alive, site from the same sex
-  distribution, with their own excess hazard.
+  distribution, with their own excess hazard;
+* the basis of diagnosis: histology with the cell's ``histology_pct`` on average, less often
+  at 80+ (``capture.histology_probability``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from oncobase.synth._biomarkers import empty_biomarkers, fill_biomarkers
 from oncobase.synth._dates import DAYS_PER_YEAR, to_days, year_start
 from oncobase.synth._mortality import draw_death_age, draw_excess_death
 from oncobase.synth._params import IntArray, Params, cure_scale, load_params
+from oncobase.synth.capture import histology_probability
 from oncobase.synth.config import SynthConfig
 
 AGE_MIN, AGE_MAX = 15.0, 99.0
@@ -193,7 +196,16 @@ def draw_tumour_details(rng: np.random.Generator, cohort: CancerCohort) -> dict[
         "m": np.full(m, None, dtype=object),
     }
     cols.update(empty_biomarkers(m))
-    histology = rng.random(m) < cells.histology[cohort.cell]
+    age = (cohort.diagnosis_days - cohort.birth_days[cohort.person_index]) / DAYS_PER_YEAR
+    p_histology = histology_probability(
+        histology=cells.histology,
+        median=cells.median,
+        sd_low=cells.sd_low,
+        sd_high=cells.sd_high,
+        cell=cohort.cell,
+        age=np.floor(age).astype(np.int64),
+    )
+    histology = rng.random(m) < p_histology
     cols["basis_of_diagnosis"] = np.where(histology, 7, cells.other_basis[cohort.cell])
     for name in np.unique(cohort.site):
         site = str(name)
