@@ -42,3 +42,21 @@ def test_admin_adds_a_user_and_searches_the_audit(web: Web) -> None:
     page = admin.get("/admin/audit?action=user.add")
     assert "user:alice" in page.text and "Hash chain intact" in page.text
     assert admin.get("/admin/audit?format=csv").text.startswith("seq,at,actor")
+
+
+def test_every_measure_has_its_explorer_view(web: Web) -> None:
+    client = web.client()
+    for measure in ("incidence", "mortality", "prevalence", "survival"):
+        page = client.get(f"/explorer?measure={measure}&group_by=sex")
+        assert page.status_code == 200, measure
+        assert f"measure={measure}" in page.text  # the share link keeps the view
+        assert 'id="csv-link"' in page.text
+        csv = client.get(f"/explorer?measure={measure}&group_by=sex&format=csv")
+        assert csv.headers["content-type"].startswith("text/csv")
+    prevalence = client.get("/explorer?measure=prevalence&group_by=site_group")
+    assert 'class="chart"' in prevalence.text and "<caption>Prevalent cases</caption>" in (
+        prevalence.text
+    )
+    assert "duration=5" in prevalence.text
+    dashboard = client.get("/")
+    assert dashboard.status_code == 200 and 'id="latest-year">2023<' in dashboard.text

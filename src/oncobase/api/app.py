@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import quote
@@ -29,6 +31,17 @@ _CSP = (
 )
 
 
+def _warm_up(ctx: WebContext) -> None:
+    """Read the statistics' sources ahead, so the first visitors do not wait for them."""
+    from oncobase.api.statistics import warm_up
+
+    try:
+        with ctx.store.backend() as backend:
+            warm_up(backend)
+    except Exception:  # the store may be absent or locked by a pipeline run: pages will tell
+        logging.getLogger(__name__).info("statistics warm-up skipped: store not readable")
+
+
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     """Build the web service (operational store created on first start)."""
     settings = settings or WebSettings()
@@ -42,6 +55,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=_warm_up, args=(ctx,), name="warm-up", daemon=True).start()
         yield
         ctx.store.close()
 

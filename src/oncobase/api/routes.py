@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -26,6 +27,7 @@ from oncobase.api.schemas import (
     EventPublic,
     PrincipalPublic,
     QualityPublic,
+    RatePublic,
     SurvivalPublic,
     TimelinePublic,
 )
@@ -54,6 +56,7 @@ def explorer_query(
     group_by: str = "site_group",
     series: str | None = None,
     standard: str = "esp2013",
+    duration: str = statistics.DEFAULT_DURATION,
 ) -> statistics.ExplorerQuery:
     try:
         return statistics.ExplorerQuery(
@@ -67,6 +70,7 @@ def explorer_query(
             group_by=group_by,
             series=series,
             standard=standard,
+            duration=duration,
         )
     except statistics.FilterError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
@@ -91,25 +95,28 @@ def open_dimensions() -> DimensionsPublic:
     )
 
 
-@router.get(
-    "/open/incidence",
-    tags=["open statistics"],
-    response_model=CountTablePublic,
-    responses={200: {"content": {"text/csv": {}}}},
-)
-def open_incidence(
-    request: Request, q: Explorer, format: str = "json"
+def _open_counts(
+    request: Request, q: statistics.ExplorerQuery, format: str
 ) -> CountTablePublic | PlainTextResponse:
-    """Incident cases by one dimension (× a second, ``series``), small cells suppressed.
-
-    Counts under 11 are suppressed, and enough others that no suppressed count can be
-    recovered from the totals and margins. No sign-in needed.
-    """
     ctx = context_of(request)
+    notes: list[str] = []
+    rates: list[statistics.Rate] = []
     with ctx.store.backend() as backend:
-        table = statistics.incidence_table(backend, q)
-        population = statistics.load_population(ctx.settings.population_csv)
-        rates = statistics.standardised_rates(backend, q, population) if population else {}
+        table = statistics.measure_table(backend, q)
+        try:
+            population = statistics.load_population(ctx.settings.resolved_population_csv)
+        except statistics.PopulationError as exc:
+            population = None
+            notes.append(str(exc))
+        if population is not None:
+            rates, rate_note = statistics.measure_rates(backend, q, population)
+            table = replace(table, rates=rates)  # the cached table stays as it was
+            if rate_note:
+                notes.append(rate_note)
+        elif not notes:
+            notes.append("no population denominators configured: counts only")
+    if table.note:
+        notes.insert(0, table.note)
     if format == "csv":
         return PlainTextResponse(table.to_csv(), media_type="text/csv")
     return CountTablePublic(
@@ -124,9 +131,71 @@ def open_incidence(
         total=table.total,
         suppressed=table.suppressed,
         min_cell=table.min_cell,
-        standardised_rates=rates,
-        note=None if population else "no population denominators configured: counts only",
+        standardised_rates={r.label: r.asr for r in rates if r.asr is not None},
+        rates=[RatePublic(**r.__dict__) for r in rates],
+        standard=q.standard if rates else None,
+        duration=q.duration if q.measure == "prevalence" else None,
+        index_dates=table.index_dates,
+        note="; ".join(notes) or None,
     )
+
+
+_COUNT_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+
+
+@router.get(
+    "/open/incidence",
+    tags=["open statistics"],
+    response_model=CountTablePublic,
+    responses=_COUNT_RESPONSES,
+)
+def open_incidence(
+    request: Request, q: Explorer, format: str = "json"
+) -> CountTablePublic | PlainTextResponse:
+    """Incident cases by one dimension (× a second, ``series``), small cells suppressed.
+
+    Counts under 11 are suppressed, and enough others that no suppressed count can be
+    recovered from the totals and margins. Rates per 100,000 person-years and age-standardised
+    rates (``standard``) come with a population table. No sign-in needed.
+    """
+    return _open_counts(request, replace(q, measure="incidence"), format)
+
+
+@router.get(
+    "/open/mortality",
+    tags=["open statistics"],
+    response_model=CountTablePublic,
+    responses=_COUNT_RESPONSES,
+)
+def open_mortality(
+    request: Request, q: Explorer, format: str = "json"
+) -> CountTablePublic | PlainTextResponse:
+    """Deaths among registered cases (any cause: the death records carry no cause), by year
+    of death, age at death, sex, site of the registered cancer and département.
+
+    A person registered for two sites counts under each. The year in progress at the store's
+    closing date is left out. Same disclosure control and rates as incidence.
+    """
+    return _open_counts(request, replace(q, measure="mortality"), format)
+
+
+@router.get(
+    "/open/prevalence",
+    tags=["open statistics"],
+    response_model=CountTablePublic,
+    responses=_COUNT_RESPONSES,
+)
+def open_prevalence(
+    request: Request, q: Explorer, format: str = "json"
+) -> CountTablePublic | PlainTextResponse:
+    """Persons alive on 31 December of the index year and diagnosed within ``duration`` years
+    (1, 5, 10) before it, or ever (``complete``, limited to the registered years).
+
+    The index year is ``year_to`` (default: the latest complete year); grouped by year, every
+    year from ``year_from`` to ``year_to``. Age is the age at the index date. Same disclosure
+    control as incidence; rates are per 100,000 persons of the index year.
+    """
+    return _open_counts(request, replace(q, measure="prevalence"), format)
 
 
 @router.get("/open/survival", tags=["open statistics"])

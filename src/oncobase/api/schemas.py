@@ -18,8 +18,25 @@ class ReadyPublic(BaseModel):
     operational: bool
 
 
+class RatePublic(BaseModel):
+    """Rates per 100,000 of one row (person-years; persons at the index date for prevalence)."""
+
+    label: str
+    count: int
+    population: float
+    crude: float
+    asr: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+
+
 class CountTablePublic(BaseModel):
-    """Counts after disclosure control: ``null`` marks a suppressed value."""
+    """Counts after disclosure control: ``null`` marks a suppressed value.
+
+    ``title`` is the measure: ``incidence`` (incident cases), ``mortality`` (deaths of any
+    cause among registered cases, by year of death) or ``prevalence`` (persons alive at each
+    of ``index_dates`` and diagnosed within ``duration`` years, or ever).
+    """
 
     title: str
     row_dimension: str
@@ -33,6 +50,10 @@ class CountTablePublic(BaseModel):
     suppressed: int
     min_cell: int
     standardised_rates: dict[str, float]
+    rates: list[RatePublic] = []
+    standard: str | None = None
+    duration: str | None = None
+    index_dates: list[str] = []
     note: str | None = None
 
 

@@ -46,7 +46,8 @@ class WebSettings(BaseSettings):
     population_csv: Path | None = Field(
         default=None,
         description="Population denominators (columns year, sex, age_group, departement, "
-        "population) for rates and age-standardised rates; without it the explorer shows counts.",
+        "population) for rates and age-standardised rates; default: the synthetic nation's "
+        "<home>/synth/population.csv when it exists; without one the explorer shows counts.",
     )
     oidc_name: str = Field(default="oidc", description="Label of the OpenID Connect provider.")
     oidc_metadata_url: str | None = Field(
@@ -71,6 +72,14 @@ class WebSettings(BaseSettings):
         if self.home is None:
             return base
         return base.model_copy(update={"home": self.home})
+
+    @property
+    def resolved_population_csv(self) -> Path | None:
+        """The population CSV in use: the setting, else the synthetic nation's, else none."""
+        if self.population_csv is not None:
+            return self.population_csv
+        default = self.platform().synth_path / "population.csv"
+        return default if default.is_file() else None
 
     @property
     def home_path(self) -> Path:

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from oncobase.synth.chunk import build_chunk
 from oncobase.synth.config import DEFAULT_CLOSING_DATE, SynthConfig
 from oncobase.synth.deaths import LINE_LENGTH, DeathFileWriter
+from oncobase.synth.denominators import write_population_csv
 from oncobase.synth.registry import RegistryFeedWriter, dialect_of
 from oncobase.synth.schema import LAYOUT, TRUTH_TABLES, TruthChunk
 
@@ -189,6 +190,7 @@ def generate_nation(
     (out / LAYOUT["manifest"]).write_bytes(
         orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     )
+    write_population_csv(out, patients=patients, years=years)  # denominators
     return report
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from oncobase.pipeline import StepContext, StepOutcome, pipeline_step
+from oncobase.synth.denominators import POPULATION_FILE, write_population_of
 from oncobase.synth.generate import generate_nation, read_manifest
 
 
@@ -22,6 +23,8 @@ def generate_synth(ctx: StepContext) -> StepOutcome:
     patients, seed = settings.synth_patients, settings.synth_seed
     manifest = read_manifest(out)
     if manifest and manifest.get("seed") == seed and manifest.get("patients") == patients:
+        if not (out / POPULATION_FILE).exists():
+            write_population_of(out)  # denominators of a nation generated before they existed
         return StepOutcome(
             rows=0, summary=f"synthetic nation already in {out} (seed {seed}, {patients:,})"
         )

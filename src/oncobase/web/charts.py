@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 
-from oncobase.api.statistics import CountTable, SurvivalRow
+from oncobase.api.statistics import CountTable, Rate, SurvivalRow
 
 
 def bar_chart_json(
-    table: CountTable | None, *, kind: str = "bar", stacked: bool = False
+    table: CountTable | None,
+    *,
+    kind: str = "bar",
+    stacked: bool = False,
+    value_label: str = "cases",
 ) -> str | None:
     """One trace per column of the table; suppressed cells are gaps."""
     if table is None or not table.rows:
@@ -28,9 +32,42 @@ def bar_chart_json(
         "barmode": "stack" if stacked else "group",
         "margin": {"l": 50, "r": 10, "t": 10, "b": 80},
         "xaxis": {"title": {"text": table.row_dimension}, "type": "category"},
-        "yaxis": {"title": {"text": "cases"}, "rangemode": "tozero"},
+        "yaxis": {"title": {"text": value_label}, "rangemode": "tozero"},
         "showlegend": len(table.columns) > 1,
         "height": 360,
+    }
+    return json.dumps({"data": traces, "layout": layout})
+
+
+def rate_chart_json(rates: list[Rate], *, label: str = "per 100,000") -> str | None:
+    """Crude and age-standardised rates of each row, with the ASR's confidence interval."""
+    if not rates:
+        return None
+    x = [r.label for r in rates]
+    traces: list[dict[str, object]] = [
+        {"type": "bar", "name": "crude", "x": x, "y": [r.crude for r in rates]}
+    ]
+    if any(r.asr is not None for r in rates):
+        traces.append(
+            {
+                "type": "bar",
+                "name": "ASR",
+                "x": x,
+                "y": [r.asr for r in rates],
+                "error_y": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [(r.ci_upper or 0) - (r.asr or 0) for r in rates],
+                    "arrayminus": [(r.asr or 0) - (r.ci_lower or 0) for r in rates],
+                },
+            }
+        )
+    layout = {
+        "barmode": "group",
+        "margin": {"l": 60, "r": 10, "t": 10, "b": 80},
+        "xaxis": {"type": "category"},
+        "yaxis": {"title": {"text": label}, "rangemode": "tozero"},
+        "height": 320,
     }
     return json.dumps({"data": traces, "layout": layout})
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
+from dataclasses import replace
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -48,7 +50,7 @@ from oncobase.api.security import (
     set_cookie,
 )
 from oncobase.store.audit import search_audit, verify_audit
-from oncobase.web.charts import bar_chart_json, survival_chart_json
+from oncobase.web.charts import bar_chart_json, rate_chart_json, survival_chart_json
 from oncobase.web.i18n import pick_language, translations
 
 _HERE = Path(str(resources.files("oncobase.web")))
@@ -159,43 +161,104 @@ def explorer(request: Request) -> Response:
     except statistics.FilterError as exc:
         error, q = str(exc), statistics.ExplorerQuery()
     ctx = context_of(request)
+    status = 400 if error else 200
+    if request.query_params.get("format") == "csv":
+        view = _explorer_view(request, q, error, gettext=translations("en").gettext)
+        if view["table"] is not None:
+            return csv_response(view["table"].to_csv(), f"{q.measure}_by_{q.group_by}.csv")
+        return csv_response(statistics.survival_csv(view["survival"]), f"{q.measure}.csv")
+    partial = bool(request.query_params.get("partial"))
+    name = "explorer_results.html" if partial else "explorer_body.html"
+    lang = language(request)
+    with ctx.store.backend() as backend:
+        version = statistics.store_version(backend)
+    population = ctx.settings.resolved_population_csv
+    key = (name, lang, urlencode(statistics.query_to_params(q)), error, version,
+           _file_state(population))  # fmt: skip
+    html = _FRAGMENTS.get(key)
+    if html is None:  # a view is rendered once per store state and language
+        gettext = translations(lang).gettext
+        view = _explorer_view(request, q, error, gettext=gettext)
+        html = templates.get_template(name).render({**view, "_": gettext, "lang": lang})
+        with _FRAGMENTS_LOCK:
+            if len(_FRAGMENTS) > 1000:
+                _FRAGMENTS.clear()
+            _FRAGMENTS[key] = html
+    if partial:
+        return HTMLResponse(html, status_code=status)
+    return render(request, "explorer.html", {"body": html}, status=status)
+
+
+_FRAGMENTS: dict[tuple[object, ...], str] = {}
+_FRAGMENTS_LOCK = threading.Lock()
+
+
+def _file_state(path: Path | None) -> tuple[str, float] | None:
+    if path is None or not path.is_file():
+        return None
+    return str(path), path.stat().st_mtime
+
+
+def _explorer_view(
+    request: Request, q: statistics.ExplorerQuery, error: str | None, *, gettext: Any
+) -> dict[str, Any]:
+    """What the explorer shows for ``q``: the table (with its rates) or the survival rows."""
+    ctx = context_of(request)
     table = None
     survival: list[statistics.SurvivalRow] = []
-    rates: dict[str, float] = {}
-    population = statistics.load_population(ctx.settings.population_csv)
+    notes: list[str] = []
+    try:
+        population = statistics.load_population(ctx.settings.resolved_population_csv)
+    except statistics.PopulationError as exc:
+        population = None
+        notes.append(str(exc))
     with ctx.store.backend() as backend:
-        if q.measure == "incidence":
-            table = statistics.incidence_table(backend, q)
+        if q.measure in statistics.COUNT_MEASURES:
+            table = statistics.measure_table(backend, q)
             if population is not None:
-                rates = statistics.standardised_rates(backend, q, population)
-        elif q.measure == "survival":
+                rates, rate_note = statistics.measure_rates(backend, q, population)
+                table = replace(table, rates=rates)  # the cached table stays as it was
+                if rate_note:
+                    notes.append(rate_note)
+        else:
             survival = statistics.survival_rows(backend, q)
-    if request.query_params.get("format") == "csv":
-        if table is not None:
-            return csv_response(table.to_csv(), f"incidence_by_{q.group_by}.csv")
-        return csv_response(statistics.survival_csv(survival), f"{q.measure}.csv")
-    share = urlencode(statistics.query_to_params(q))
-    context = {
+    if table is not None and table.note:
+        notes.insert(0, table.note)
+    if table is not None:
+        chart_json = bar_chart_json(
+            table, stacked=q.series is not None, value_label=gettext(_VALUE_LABELS[q.measure])
+        )
+    else:
+        chart_json = survival_chart_json(survival)
+    return {
         "q": q,
         "error": error,
         "table": table,
         "survival": survival,
-        "rates": rates,
-        "population": population is not None,
-        "chart_json": bar_chart_json(table, stacked=q.series is not None)
+        "rates": table.rates if table is not None else [],
+        "rates_chart": rate_chart_json(table.rates, label=gettext("per 100,000"))
         if table is not None
-        else survival_chart_json(survival),
-        "share": share,
+        else None,
+        "notes": notes,
+        "population": population is not None,
+        "chart_json": chart_json,
+        "share": urlencode(statistics.query_to_params(q)),
         "dims": statistics.DIMENSIONS,
         "measures": statistics.MEASURES,
+        "durations": statistics.DURATIONS,
         "sites": statistics.site_labels(),
         "age_groups": statistics.AGE_GROUPS,
         "regions": statistics.regions(),
         "departements": statistics.departements(),
         "standards": statistics.STANDARD_CHOICES,
     }
-    name = "explorer_results.html" if request.query_params.get("partial") else "explorer.html"
-    return render(request, name, context, status=400 if error else 200)
+
+
+_VALUE_LABELS = {
+    "incidence": "incident cases",
+    "mortality": "deaths among registered cases",
+    "prevalence": "prevalent cases",
+}
 
 
 # -- sign in and out ---------------------------------------------------------------------------
