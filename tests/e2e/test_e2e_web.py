@@ -117,3 +117,26 @@ def test_cohort_page(page, server) -> None:  # type: ignore[no-untyped-def]
         links.first.click()
         page.wait_for_load_state()
         shot(page, "cohort")
+
+
+def test_catalogue_browse_and_search_with_the_keyboard(page, server) -> None:  # type: ignore[no-untyped-def]
+    """The public catalogue: search by keyboard only, open a dataset, find the JSON-LD link."""
+    base, _ = server
+    page.goto(base + "/catalogue")
+    total = page.locator("ul.catalogue li").count()
+    assert total > 1
+    box = page.get_by_label("Search titles, descriptions, variables and themes")
+    box.focus()
+    page.keyboard.type("condition_occurrence")
+    page.keyboard.press("Enter")
+    wait_url(page, "q=condition_occurrence")
+    everything = page.locator("ul.catalogue li").count()
+    match = page.locator("ul.catalogue h2 a", has_text="condition_occurrence")
+    assert match.count() == 1 and 1 <= everything < total
+    shot(page, "catalogue_search")
+    match.focus()
+    page.keyboard.press("Enter")
+    wait_url(page, "/catalogue/datasets/")
+    page.wait_for_load_state()
+    assert page.locator("a[href='/share']").count() >= 1  # request access
+    shot(page, "catalogue_dataset")
