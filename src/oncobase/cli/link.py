@@ -216,7 +216,9 @@ def index_cmd(
     _print_report(report, summary.problems)
     c = summary.counts
     console.print(
-        f"{summary.kind} run {summary.run_id}: {c.get('records', 0):,} records, "
-        f"{c.get('persons', 0):,} persons, {c.get('review_pairs', 0):,} pairs for review",
+        f"{summary.kind} run {summary.run_id}: {c.get('new_records', 0):,} new records "
+        f"({c.get('linked_records', 0):,} linked); the index holds {c.get('records', 0):,} "
+        f"records of {c.get('persons', 0):,} persons; {c.get('review_pairs', 0):,} pairs "
+        "for review",
         highlight=False,
     )

@@ -29,10 +29,14 @@ INDEX_SCHEMA = pa.schema(
 )
 
 
-def assign_person_ids(clusters: pa.Table, previous: pa.Table | None) -> pa.Table:
+def assign_person_ids(
+    clusters: pa.Table, previous: pa.Table | None, *, next_id: int | None = None
+) -> pa.Table:
     """``(source, local_id, person_id)`` for ``clusters`` (source, record_id, cluster).
 
-    Records of ``previous`` absent from ``clusters`` keep their row.
+    Records of ``previous`` absent from ``clusters`` keep their row. New ids start at
+    ``next_id`` (default: one above the largest id of ``previous``); an incremental run
+    passes only the index rows it touches, and the next free id of the whole index.
     """
     prev = previous if previous is not None else INDEX_SCHEMA.empty_table()
     con = duckdb.connect()
@@ -61,7 +65,7 @@ def assign_person_ids(clusters: pa.Table, previous: pa.Table | None) -> pa.Table
               SELECT cluster, claimed AS person_id FROM winners WHERE rank = 1
             ), fresh AS (
               SELECT cluster,
-                     (SELECT coalesce(max(person_id), 0) FROM p)
+                     coalesce($next_id - 1, (SELECT coalesce(max(person_id), 0) FROM p))
                      + row_number() OVER (ORDER BY cluster) AS person_id
               FROM claims WHERE cluster NOT IN (SELECT cluster FROM kept)
             ), ids AS (SELECT * FROM kept UNION ALL SELECT * FROM fresh)
@@ -72,7 +76,8 @@ def assign_person_ids(clusters: pa.Table, previous: pa.Table | None) -> pa.Table
             WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.source = p.source
                               AND c.record_id = p.local_id)
             ORDER BY person_id, source, local_id
-            """
+            """,
+                params={"next_id": next_id},
             )
             .to_arrow_table()
             .cast(INDEX_SCHEMA)

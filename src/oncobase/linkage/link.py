@@ -14,10 +14,11 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from oncobase.linkage._graph import components
+from oncobase.linkage._graph import constrained_components
 from oncobase.linkage.errors import LinkageError
 from oncobase.linkage.model import (
     DETERMINISTIC_RULES,
@@ -71,6 +72,14 @@ class LinkResult:
 
 def _quiet_splink() -> None:
     logging.getLogger("splink").setLevel(logging.ERROR)
+
+
+_NIR_WEIGHT = 2.0
+_DECIDED_WEIGHT = 3.0
+
+
+def _ints(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
+    return np.asarray(column.to_numpy(), dtype=np.int64)
 
 
 M_FLOOR = 1e-3
@@ -146,6 +155,7 @@ def predict_pairs(
     restrict_to_new: bool = False,
     seed: int = 2026,
     timings: dict[str, float] | None = None,
+    threads: int | None = None,
 ) -> tuple[pa.Table, dict[str, Any]]:
     """Scored pairs (uid_l, uid_r, match_probability) at or above the review threshold."""
     _quiet_splink()
@@ -154,18 +164,35 @@ def predict_pairs(
     data = _splink_input(features)
     settings = copy_settings(model) if model is not None else build_settings()
     if restrict_to_new:
-        settings["blocking_rules_to_generate_predictions"] = [
-            f"({rule['blocking_rule'] if isinstance(rule, dict) else rule}) "
-            "AND (l.is_new OR r.is_new)"
+        # Two rules per rule, each with a one-sided condition that DuckDB pushes below the
+        # join: the hash joins then only produce pairs that involve a new record, instead
+        # of producing every stored×stored pair and filtering them out.
+        rules = [
+            f"({rule['blocking_rule'] if isinstance(rule, dict) else rule})"
             for rule in settings["blocking_rules_to_generate_predictions"]
         ]
-    db_api = duckdb_api()
-    linker = linker_cls(db_api.register(data), settings, log_level=logging.ERROR)
+        flags = np.asarray(features["is_new"].to_numpy(zero_copy_only=False), dtype=bool)
+        new_last = not np.any(flags[:-1] & ~flags[1:])
+        # Splink keeps the pairs with l.uid < r.uid: when the new records come last, the
+        # right-hand record of any pair involving one is new.
+        settings["blocking_rules_to_generate_predictions"] = [
+            *(f"{rule} AND r.is_new" for rule in rules),
+            *(() if new_last else (f"{rule} AND l.is_new AND NOT r.is_new" for rule in rules)),
+        ]
+    db_api = duckdb_api(
+        duckdb.connect(config={"threads": threads}) if threads is not None else ":memory:"
+    )
+    # A stored model was checked when it was trained: skip Splink's SQL validation.
+    linker = linker_cls(
+        db_api.register(data), settings, log_level=logging.ERROR, validate_settings=model is None
+    )
     if model is None:
         started = time.perf_counter()
         train_model(linker, n_records=data.num_rows, seed=seed)
         floored = floor_probabilities(linker.misc.save_model_to_json())
-        linker = linker_cls(db_api.register(data), floored, log_level=logging.ERROR)
+        linker = linker_cls(
+            db_api.register(data), floored, log_level=logging.ERROR, validate_settings=False
+        )
         timings["train"] = time.perf_counter() - started
     predictions = linker.inference.predict(threshold_match_probability=thresholds.review)
     pairs = (
@@ -194,13 +221,18 @@ def link_features(
     decisions: pa.Table | None = None,
     prior_clusters: pa.Array | None = None,
     progress: Progress | None = None,
+    threads: int | None = None,
 ) -> LinkResult:
     """Link normalised identity features (see :func:`link_identities`).
 
     ``prior_clusters`` (one int64 per row, null for new records) marks records already
     linked in an earlier run: they stay together, and only pairs involving a new record
     are scored (incremental linkage). ``decisions`` (``DECISIONS_SCHEMA``) are clerical
-    decisions: a ``match`` forces a link, a ``non-match`` removes the pair's link.
+    decisions: a ``match`` forces a link (unless it would join a non-match pair); a
+    ``non-match`` is a cannot-link constraint: no cluster ever holds both records, even
+    through a chain of other links (edges merged strongest first, an edge that would join a
+    cannot-link pair skipped). ``threads``: DuckDB threads of the scoring (None: DuckDB's
+    default, one per core).
     """
     thresholds = thresholds or Thresholds()
     say = progress or (lambda text: None)
@@ -234,6 +266,7 @@ def link_features(
             thresholds=thresholds,
             restrict_to_new=incremental,
             timings=timings,
+            threads=threads,
         )
     except LinkageError:
         raise
@@ -286,15 +319,21 @@ def link_features(
             "least(d.uid_l, d.uid_r) = least(e.uid_l, e.uid_r) AND "
             "greatest(d.uid_l, d.uid_r) = greatest(e.uid_l, e.uid_r))"
         )
+        # Edge weights order the constrained clustering: clerical matches first, then NIR
+        # links, then scored pairs by decreasing match probability.
         edges = con.sql(
             f"""
-            SELECT e.uid_l, e.uid_r FROM (
-              SELECT uid_l, uid_r FROM scored
+            SELECT e.uid_l, e.uid_r, e.weight FROM (
+              SELECT uid_l, uid_r, match_probability AS weight FROM scored
               WHERE match_probability >= {thresholds.match} AND NOT veto
-              UNION ALL SELECT uid_l, uid_r FROM det
-              UNION ALL SELECT uid_l, uid_r FROM decided WHERE decision = 'match'
+              UNION ALL SELECT uid_l, uid_r, {_NIR_WEIGHT} FROM det WHERE uid_l <> uid_r
+              UNION ALL SELECT uid_l, uid_r, {_DECIDED_WEIGHT} FROM decided
+                WHERE decision = 'match'
             ) e WHERE {nonmatch}
             """
+        ).to_arrow_table()
+        cannot = con.sql(
+            "SELECT uid_l, uid_r FROM decided WHERE decision = 'non-match'"
         ).to_arrow_table()
         review = con.sql(
             f"""
@@ -311,9 +350,11 @@ def link_features(
         n_scored = pairs.num_rows
     finally:
         con.close()
-    left = np.asarray(edges["uid_l"].to_numpy(), dtype=np.int64)
-    right = np.asarray(edges["uid_r"].to_numpy(), dtype=np.int64)
+    node = np.arange(n, dtype=np.int64)
     if incremental:
+        # Records already indexed together stay together: each prior cluster is one node
+        # (its first row), so a cannot-link between two of its records' persons holds for
+        # the whole person.
         prior = np.asarray(pc.fill_null(prior_clusters, -1).to_numpy(zero_copy_only=False))
         old = np.flatnonzero(prior >= 0)
         if len(old):
@@ -321,9 +362,16 @@ def link_features(
             groups = prior[order]
             first = np.r_[True, groups[1:] != groups[:-1]]
             heads = order[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))]
-            left = np.concatenate([left, order])
-            right = np.concatenate([right, heads])
-    cluster = components(n, left, right)
+            node[order] = heads
+    clustering = constrained_components(
+        n,
+        node[_ints(edges["uid_l"])],
+        node[_ints(edges["uid_r"])],
+        np.asarray(edges["weight"].to_numpy(), dtype=np.float64),
+        cannot_left=node[_ints(cannot["uid_l"])],
+        cannot_right=node[_ints(cannot["uid_r"])],
+    )
+    cluster = clustering.labels[node]
     timings["cluster"] = time.perf_counter() - started
     clusters = pa.table(
         {
@@ -338,6 +386,8 @@ def link_features(
         "deterministic_links": n_det,
         "scored_pairs": n_scored,
         "review_pairs": review.num_rows,
+        "cannot_link_pairs": cannot.num_rows,
+        "links_refused_by_non_match": clustering.skipped_edges,
     }
     return LinkResult(
         clusters=clusters,
@@ -357,6 +407,7 @@ def link_identities(
     thresholds: Thresholds | None = None,
     decisions: pa.Table | None = None,
     progress: Progress | None = None,
+    threads: int | None = None,
 ) -> LinkResult:
     """Deduplicate identity records (``normalise.INPUT_COLUMNS``) into clusters of persons.
 
@@ -368,7 +419,12 @@ def link_identities(
     features = normalise_identities(records)
     elapsed = time.perf_counter() - started
     result = link_features(
-        features, model=model, thresholds=thresholds, decisions=decisions, progress=progress
+        features,
+        model=model,
+        thresholds=thresholds,
+        decisions=decisions,
+        progress=progress,
+        threads=threads,
     )
     result.timings["normalise"] = elapsed
     return result

@@ -1,9 +1,20 @@
 """A linkage run against the vault: store identities sealed, link, keep the person index.
 
-``link_into_vault`` is what the pipeline step and ``oncobase link`` call. A full run trains
-the model on all stored records; an incremental run (a model exists) scores only the new
-records against the stored records that share a blocking key with them, with the stored
-model, and keeps every indexed person's id.
+``link_into_vault`` is what the pipeline step and ``oncobase link`` call.
+
+* Only records that are new or changed are normalised and sealed: each record's keyed
+  fingerprint (HMAC-like SHA-256 under ``keys/record-fingerprint.key``, no identifier in
+  clear) is kept in ``linkage__records``, so passing the whole staging area again costs a
+  hash per row, not a relink.
+* A **full** run (no model yet, or ``incremental=False``) trains the model on every stored
+  record and rebuilds the index (ids kept by :func:`assign_person_ids`).
+* An **incremental** run (a model exists) decrypts the sealed features once, finds with
+  DuckDB semi-joins, rule by rule, the stored records that share a blocking key of the
+  stored model with a new record (the candidates), takes every record of the candidates'
+  persons, scores only new×stored and new×new pairs with the stored model (no training)
+  and writes only the index rows that are new or whose person id changed. Clerical
+  decisions that contradict the index (a non-match inside one person, a match across two)
+  pull their persons in: a person holding a non-match pair is relinked and split.
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,37 +34,30 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from oncobase.config import Settings
+from oncobase.keys import ensure_key
 from oncobase.linkage.index import assign_person_ids
-from oncobase.linkage.link import DECISIONS_SCHEMA, Progress, link_features
+from oncobase.linkage.link import DECISIONS_SCHEMA, LinkResult, Progress, link_features
 from oncobase.linkage.model import Thresholds, settings_from_json, settings_to_json
-from oncobase.linkage.normalise import normalise_identities, problem_counts
+from oncobase.linkage.normalise import INPUT_COLUMNS, normalise_identities, problem_counts
 from oncobase.linkage.vault import RunRecord, Vault
 from oncobase.logging import get_logger
 
 log = get_logger(__name__)
 
-# Keys a new record must share with a stored record for the pair to be scored (a superset
-# of the model's blocking rules).
-_CANDIDATE_KEYS: tuple[tuple[str, ...], ...] = (
-    ("nir_id",),
-    ("bd_str",),
-    ("bd_swapkey",),
-    ("ln_birth", "fn1"),
-    ("ln_used", "fn1"),
-    ("ln_birth_ph", "fn1_ph"),
-    ("ln_used_ph", "fn1_ph"),
-)
+_FINGERPRINT_COLUMNS: tuple[str, ...] = (*INPUT_COLUMNS, "source_kind", "death_date")
+_KEY = ("source", "record_id")
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunSummary:
-    """What a linkage run did (counts only)."""
+    """What a linkage run did (counts and timings only)."""
 
     run_id: str
     kind: str  # full, incremental, unchanged
     counts: dict[str, int] = field(default_factory=dict)
     problems: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _content_id(table: pa.Table) -> str:
@@ -62,12 +67,15 @@ def _content_id(table: pa.Table) -> str:
     return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24]
 
 
+def _with_pos(table: pa.Table) -> pa.Table:
+    return table.append_column("_pos", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+
+
 def _latest_per_record(table: pa.Table) -> pa.Table:
     """Keep the last row of each (source, record_id)."""
     con = duckdb.connect()
     try:
-        data = table.append_column("_pos", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-        con.register("t", data)
+        con.register("t", _with_pos(table))
         out = con.sql(
             "SELECT * EXCLUDE (_pos) FROM t QUALIFY row_number() OVER "
             "(PARTITION BY source, record_id ORDER BY _pos DESC) = 1 ORDER BY _pos"
@@ -77,33 +85,200 @@ def _latest_per_record(table: pa.Table) -> pa.Table:
     return out
 
 
-def _candidates(existing: pa.Table, new: pa.Table) -> pa.Table:
+def _fingerprints(records: pa.Table, secret: str) -> pa.Array:
+    """A keyed SHA-256 of each record's identity fields (hex), computed by DuckDB."""
+    parts = ", ".join(
+        f"coalesce(CAST(t.{c} AS VARCHAR), chr(0))" if c in records.column_names else "chr(0)"
+        for c in _FINGERPRINT_COLUMNS
+    )
     con = duckdb.connect()
     try:
-        con.register("e", existing)
-        con.register("n", new)
-        conditions = " OR ".join(
-            "("
-            + " AND ".join(f"e.{k} IS NOT NULL" for k in keys)
-            + " AND ("
-            + ", ".join(f"e.{k}" for k in keys)
-            + ") IN (SELECT ("
-            + ", ".join(f"n.{k}" for k in keys)
-            + ") FROM n))"
-            for keys in _CANDIDATE_KEYS
-        )
-        return con.sql(
-            f"SELECT * FROM e WHERE ({conditions}) AND NOT EXISTS (SELECT 1 FROM n "
-            "WHERE n.source = e.source AND n.record_id = e.record_id)"
+        con.register("t", records)
+        out = con.sql(
+            f"SELECT sha256($secret || chr(30) || concat_ws(chr(31), {parts})) AS f FROM t",
+            params={"secret": secret},
         ).to_arrow_table()
     finally:
         con.close()
+    return out["f"].combine_chunks()
+
+
+def _fingerprint_secret(settings: Settings) -> str:
+    return ensure_key(settings, "record-fingerprint.key").hex()
+
+
+def _fresh_records(
+    vault: Vault, records: pa.Table, fingerprints: pa.Array
+) -> tuple[pa.Array, pa.Array]:
+    """(fresh, known): true for the records the vault does not hold with this exact
+    content, and for those whose (source, record_id) it holds (with any content)."""
+    keyed = pa.table(
+        {
+            "source": records["source"],
+            "record_id": records["record_id"],
+            "fingerprint": fingerprints,
+            "_pos": pa.array(np.arange(records.num_rows, dtype=np.int64)),
+        }
+    )
+    vault.con.register("_fp", keyed)
+    try:
+        found = vault.con.sql(
+            "SELECT f._pos, r.fingerprint = f.fingerprint AS same FROM _fp f "
+            "JOIN linkage__records r ON r.source = f.source AND r.record_id = f.record_id"
+        ).to_arrow_table()
+    finally:
+        vault.con.unregister("_fp")
+    pos = np.asarray(found["_pos"].to_numpy(), dtype=np.int64)
+    same = np.asarray(found["same"].to_numpy(zero_copy_only=False), dtype=bool)
+    fresh = np.ones(records.num_rows, dtype=bool)
+    fresh[pos[same]] = False
+    known = np.zeros(records.num_rows, dtype=bool)
+    known[pos] = True
+    return pa.array(fresh), pa.array(known)
+
+
+def _rule_text(rule: Any) -> str:
+    return str(rule["blocking_rule"] if isinstance(rule, dict) else rule)
+
+
+def _oriented(rule: str, left: str, right: str) -> str:
+    return re.sub(r"\br\.", f"{right}.", re.sub(r"\bl\.", f"{left}.", rule))
+
+
+def _symmetric(rule: str) -> bool:
+    """Whether swapping ``l`` and ``r`` leaves a conjunction of equalities unchanged."""
+
+    def norm(text: str) -> str:
+        return " ".join(text.split())
+
+    conjuncts = [norm(c) for c in re.split(r"\s+AND\s+", rule.strip("() "), flags=re.I)]
+    if not all(c.count(" = ") == 1 for c in conjuncts):
+        return False
+    mirrored = set()
+    for c in conjuncts:
+        left, right = _oriented(c, "_swap_", "l").replace("_swap_.", "r.").split(" = ")
+        mirrored.add(f"{right} = {left}")
+    return mirrored == set(conjuncts)
+
+
+def _candidate_positions(
+    con: duckdb.DuckDBPyConnection, rules: list[str], *, existing: str, new: str
+) -> pa.Table:
+    """``_pos`` of the rows of ``existing`` that a blocking rule pairs with a row of ``new``
+    (both orientations, since a rule may be asymmetric): one hash semi-join per rule."""
+    selects = []
+    for rule in rules:
+        orientations = (("e", "n"),) if _symmetric(rule) else (("e", "n"), ("n", "e"))
+        for a, b in orientations:
+            selects.append(
+                f"SELECT e._pos FROM {existing} e SEMI JOIN {new} n ON {_oriented(rule, a, b)}"
+            )
+    return con.sql(" UNION ".join(selects)).to_arrow_table()
 
 
 def _decisions(vault: Vault) -> pa.Table:
     return vault.query(
         "SELECT source_l, record_id_l, source_r, record_id_r, decision FROM linkage__decisions"
     ).cast(DECISIONS_SCHEMA)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Increment:
+    union: pa.Table  # features: involved stored records, then the new records
+    prior: pa.Array  # int64: person id of stored records kept together; null = relink
+    previous: pa.Table  # index rows (source, local_id, person_id) of the union's records
+    counts: dict[str, int]
+
+
+def _increment_inputs(
+    vault: Vault, existing: pa.Table, new: pa.Table, *, rules: list[str], dedupe: bool
+) -> _Increment:
+    """The records an increment relinks: the new ones and every record of the persons that
+    a new record may join, that a new record updates, or that a clerical decision
+    contradicts."""
+    con = duckdb.connect()
+    try:
+        con.register("e_all", _with_pos(existing))
+        con.register("n", new)
+        if dedupe:  # updated records were sealed again: keep the last version of each
+            con.execute(
+                "CREATE TEMP TABLE e AS SELECT * FROM e_all QUALIFY row_number() OVER "
+                "(PARTITION BY source, record_id ORDER BY _pos DESC) = 1"
+            )
+            stored = "e"
+        else:
+            stored = "e_all"
+        candidates = _candidate_positions(con, rules, existing=stored, new="n")
+        con.register("cand", candidates)
+        cand_keys = con.sql(
+            f"SELECT e.source, e.record_id FROM {stored} e SEMI JOIN cand USING (_pos)"
+        ).to_arrow_table()
+        vault.con.register("_cand", cand_keys)
+        vault.con.register("_new", new.select(list(_KEY)))
+        try:
+            persons = vault.con.sql(
+                """
+                WITH dec AS (
+                  SELECT d.decision, a.person_id AS pa, b.person_id AS pb
+                  FROM linkage__decisions d
+                  JOIN linkage__person_index a ON a.source = d.source_l
+                       AND a.local_id = d.record_id_l
+                  JOIN linkage__person_index b ON b.source = d.source_r
+                       AND b.local_id = d.record_id_r
+                ), involved AS (
+                  SELECT i.person_id, false AS split FROM linkage__person_index i
+                  SEMI JOIN _cand c ON c.source = i.source AND c.record_id = i.local_id
+                  UNION ALL
+                  SELECT i.person_id, false FROM linkage__person_index i
+                  SEMI JOIN _new c ON c.source = i.source AND c.record_id = i.local_id
+                  UNION ALL SELECT pa, true FROM dec WHERE decision = 'non-match' AND pa = pb
+                  UNION ALL SELECT pa, false FROM dec WHERE decision = 'match' AND pa <> pb
+                  UNION ALL SELECT pb, false FROM dec WHERE decision = 'match' AND pa <> pb
+                )
+                SELECT person_id, bool_or(split) AS split FROM involved GROUP BY person_id
+                """
+            ).to_arrow_table()
+            vault.con.register("_persons", persons)
+            previous = vault.con.sql(
+                "SELECT i.source, i.local_id, i.person_id, p.split FROM linkage__person_index i "
+                "JOIN _persons p USING (person_id)"
+            ).to_arrow_table()
+        finally:
+            for name in ("_cand", "_new", "_persons"):
+                vault.con.unregister(name)
+        con.register("prev", previous)
+        # Positions only (the key columns are scanned, not every feature), then one take.
+        chosen = con.sql(
+            f"""
+            SELECT e._pos, CASE WHEN p.split THEN NULL ELSE p.person_id END AS prior
+            FROM {stored} e JOIN prev p ON p.source = e.source AND p.local_id = e.record_id
+            WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.source = e.source
+                              AND n.record_id = e.record_id)
+            ORDER BY p.split, e._pos  -- the records to relink last (see predict_pairs)
+            """
+        ).to_arrow_table()
+    finally:
+        con.close()
+    stored_part = existing.take(chosen["_pos"])
+    prior = pa.concat_arrays(
+        [
+            chosen["prior"].combine_chunks().cast(pa.int64()),
+            pa.nulls(new.num_rows, pa.int64()),
+        ]
+    )
+    union = pa.concat_tables([stored_part, new], promote_options="default")
+    counts = {
+        "candidates": candidates.num_rows,
+        "involved_persons": persons.num_rows,
+        "split_persons": int(pc.sum(persons["split"]).as_py() or 0),
+        "relinked_records": union.num_rows,
+    }
+    return _Increment(
+        union=union,
+        prior=prior,
+        previous=previous.select(["source", "local_id", "person_id"]),
+        counts=counts,
+    )
 
 
 def link_into_vault(
@@ -113,102 +288,157 @@ def link_into_vault(
     incremental: bool | None = None,
     thresholds: Thresholds | None = None,
     progress: Progress | None = None,
+    threads: int | None = None,
 ) -> RunSummary:
     """Seal ``records`` into the vault, link them, update the person index.
 
     ``records``: ``normalise.INPUT_COLUMNS`` (``record_id`` is the source's local id), plus
-    optional ``source_kind`` and ``death_date``. ``incremental``: None = incremental when a
-    trained model exists.
+    optional ``source_kind`` and ``death_date``; a record already in the vault with the same
+    content is skipped, one with a new content replaces it. ``incremental``: None =
+    incremental when a trained model exists. ``threads``: DuckDB threads for the scoring.
     """
     say = progress or (lambda text: None)
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     run_id = uuid.uuid4().hex[:16]
+    timings: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        timings[name] = timings.get(name, 0.0) + now - clock[0]
+        clock[0] = now
+
     with Vault(settings) as vault:
         load_id = _content_id(records)
         last = vault.last_run()
-        if vault.has_load(load_id) and last is not None:
+        if vault.has_load(load_id) and last is not None and not _decisions_contradict_index(vault):
             return RunSummary(
                 run_id=last.run_id, kind="unchanged", counts={"records": records.num_rows}
             )
         say("normalising identities")
-        new = normalise_identities(records)
-        existing = vault.get("features")
-        previous = vault.person_index()
-        use_increment = (
-            (last is not None and existing is not None)
-            if incremental is None
-            else (incremental and last is not None and existing is not None)
-        )
-        say("sealing identities into the vault")
-        vault.put(records, kind="identity", load_id=load_id)
-        vault.put(new, kind="features", load_id=load_id)
+        records = _latest_per_record(records)
+        fingerprints = _fingerprints(records, _fingerprint_secret(settings))
+        fresh, known = _fresh_records(vault, records, fingerprints)
+        updated = known.filter(fresh)
+        incoming = records.filter(fresh)
+        incoming_fp = fingerprints.filter(fresh)
+        new = normalise_identities(incoming)
+        lap("normalise")
+        n_batches, stored_rows = vault.con.execute(
+            "SELECT count(*), coalesce(sum(n_rows), 0) FROM vault__batches WHERE kind = 'features'"
+        ).fetchall()[0]
+        registered = vault.con.execute("SELECT count(*) FROM linkage__records").fetchall()[0][0]
+        existing = vault.get("features") if n_batches else None
+        lap("decrypt")
+        use_increment = last is not None and existing is not None and incremental is not False
         decisions = _decisions(vault)
+        if use_increment and new.num_rows == 0 and not _decisions_contradict_index(vault):
+            return RunSummary(
+                run_id=last.run_id if last else run_id,
+                kind="unchanged",
+                counts={"records": records.num_rows, "new_records": 0},
+            )
+        say("sealing identities into the vault")
+        vault.put(incoming, kind="identity", load_id=load_id)
+        vault.put(new, kind="features", load_id=load_id)
+        vault.upsert_table(
+            "linkage__records",
+            pa.table(
+                {
+                    "source": incoming["source"],
+                    "record_id": incoming["record_id"],
+                    "fingerprint": incoming_fp,
+                    "load_id": pa.array([load_id] * incoming.num_rows, pa.string()),
+                }
+            ),
+            "source, record_id, fingerprint, load_id",
+            key="source, record_id",
+            replaces=incoming.select(list(_KEY)).filter(updated),
+        )
+        lap("seal")
+        result: LinkResult
         if use_increment and last is not None and existing is not None:
             thresholds = thresholds or Thresholds(**json.loads(last.thresholds_json))
-            candidates = _candidates(existing, new)
-            union = pa.concat_tables([candidates, new], promote_options="default")
-            con = duckdb.connect()
-            try:
-                keys = union.select(["source", "record_id"])
-                keys = keys.append_column(
-                    "_pos", pa.array(np.arange(keys.num_rows, dtype=np.int64))
-                )
-                con.register("u", keys)
-                con.register("p", previous)
-                prior = con.sql(
-                    "SELECT p.person_id FROM u LEFT JOIN p ON p.source = u.source "
-                    "AND p.local_id = u.record_id ORDER BY u._pos"
-                ).to_arrow_table()["person_id"]
-            finally:
-                con.close()
-            prior = pa.concat_arrays(
-                [
-                    prior.combine_chunks().slice(0, candidates.num_rows),
-                    pa.nulls(new.num_rows, pa.int64()),
-                ]
+            model = settings_from_json(last.model_json)
+            rules = [_rule_text(r) for r in model["blocking_rules_to_generate_predictions"]]
+            step = _increment_inputs(
+                vault,
+                existing,
+                new,
+                rules=rules,
+                dedupe=stored_rows != registered,
             )
+            del existing
+            lap("candidates")
             result = link_features(
-                union,
-                model=settings_from_json(last.model_json),
+                step.union,
+                model=model,
                 thresholds=thresholds,
                 decisions=decisions,
-                prior_clusters=prior,
+                prior_clusters=step.prior,
                 progress=progress,
+                threads=threads,
             )
+            lap("link")
             kind = "incremental"
-            counts_extra = {"candidates": candidates.num_rows, "new_records": new.num_rows}
+            counts_extra = {**step.counts, "new_records": new.num_rows}
+            say("updating the person index")
+            next_id = int(
+                vault.con.execute(
+                    "SELECT coalesce(max(person_id), 0) + 1 FROM linkage__person_index"
+                ).fetchall()[0][0]
+            )
+            index = assign_person_ids(result.clusters, step.previous, next_id=next_id)
+            changed = _changed_rows(index, step.previous)
+            counts_extra["index_rows_written"] = changed.num_rows
+            vault.upsert_table(
+                "linkage__person_index",
+                _with_run(changed, run_id),
+                "source, local_id, person_id, run_id",
+                key="source, local_id",
+                replaces=_known_keys(changed, step.previous),
+            )
+            vault.upsert_table(
+                "linkage__review", _with_run(result.review, run_id), _REVIEW, key="pair_id"
+            )
         else:
             everything = _latest_per_record(
                 new
                 if existing is None
                 else pa.concat_tables([existing, new], promote_options="default")
             )
+            del existing
             result = link_features(
-                everything, thresholds=thresholds, decisions=decisions, progress=progress
+                everything,
+                thresholds=thresholds,
+                decisions=decisions,
+                progress=progress,
+                threads=threads,
             )
+            lap("link")
             kind = "full"
             counts_extra = {"new_records": new.num_rows}
-        say("updating the person index")
-        index = assign_person_ids(result.clusters, previous if previous.num_rows else None)
-        vault.replace_table(
-            "linkage__person_index",
-            index.append_column("run_id", pa.array([run_id] * index.num_rows, pa.string())),
-            "source, local_id, person_id, run_id",
-        )
-        review = result.review.append_column(
-            "run_id", pa.array([run_id] * result.review.num_rows, pa.string())
-        )
-        if kind == "incremental":
-            old = vault.query("SELECT * FROM linkage__review")
-            review = pa.concat_tables([old.cast(review.schema), review])
-            review = _latest_per_pair(review)
-        vault.replace_table(
-            "linkage__review",
-            review,
-            "pair_id, source_l, record_id_l, source_r, record_id_r, match_probability, run_id",
-        )
-        counts = {**result.counts, **counts_extra, "persons": _count_persons(index)}
+            say("updating the person index")
+            previous = vault.person_index()
+            index = assign_person_ids(result.clusters, previous if previous.num_rows else None)
+            vault.replace_table(
+                "linkage__person_index",
+                _with_run(index, run_id),
+                "source, local_id, person_id, run_id",
+            )
+            vault.replace_table("linkage__review", _with_run(result.review, run_id), _REVIEW)
+        indexed, persons = vault.con.execute(
+            "SELECT count(*), count(DISTINCT person_id) FROM linkage__person_index"
+        ).fetchall()[0]
+        # records and persons of the whole index; what this run linked is in the rest
+        counts = {
+            **result.counts,
+            **counts_extra,
+            "linked_records": result.counts["records"],
+            "records": int(indexed),
+            "persons": int(persons),
+        }
         seconds = time.perf_counter() - started
         vault.save_run(
             RunRecord(
@@ -221,29 +451,65 @@ def link_into_vault(
                 counts_json=json.dumps(counts),
             )
         )
+        lap("index")
     log.info("linkage run %s (%s): %s", run_id, kind, counts)
     return RunSummary(
-        run_id=run_id, kind=kind, counts=counts, problems=problem_counts(new), seconds=seconds
+        run_id=run_id,
+        kind=kind,
+        counts=counts,
+        problems=problem_counts(new),
+        seconds=seconds,
+        timings=timings,
     )
 
 
-def _latest_per_pair(review: pa.Table) -> pa.Table:
+_REVIEW = "pair_id, source_l, record_id_l, source_r, record_id_r, match_probability, run_id"
+
+
+def _with_run(table: pa.Table, run_id: str) -> pa.Table:
+    return table.append_column("run_id", pa.array([run_id] * table.num_rows, pa.string()))
+
+
+def _known_keys(rows: pa.Table, previous: pa.Table) -> pa.Table:
+    """The (source, local_id) of ``rows`` that ``previous`` holds (rows to replace)."""
     con = duckdb.connect()
     try:
-        data = review.append_column("_pos", pa.array(np.arange(review.num_rows, dtype=np.int64)))
-        con.register("r", data)
+        con.register("i", rows)
+        con.register("p", previous)
         return con.sql(
-            "SELECT * EXCLUDE (_pos) FROM r QUALIFY row_number() OVER (PARTITION BY pair_id "
-            "ORDER BY _pos DESC) = 1"
+            "SELECT i.source, i.local_id FROM i SEMI JOIN p ON p.source = i.source "
+            "AND p.local_id = i.local_id"
         ).to_arrow_table()
     finally:
         con.close()
 
 
-def _count_persons(index: pa.Table) -> int:
-    import pyarrow.compute as pc
+def _changed_rows(index: pa.Table, previous: pa.Table) -> pa.Table:
+    """The rows of ``index`` that are new or whose person id changed."""
+    con = duckdb.connect()
+    try:
+        con.register("i", index)
+        con.register("p", previous)
+        return con.sql(
+            "SELECT i.* FROM i ANTI JOIN p ON p.source = i.source AND p.local_id = i.local_id "
+            "AND p.person_id = i.person_id"
+        ).to_arrow_table()
+    finally:
+        con.close()
 
-    return int(pc.count_distinct(index["person_id"]).as_py()) if index.num_rows else 0
+
+def _decisions_contradict_index(vault: Vault) -> bool:
+    """A decision the index does not follow yet (non-match in one person, match across)."""
+    rows = vault.con.execute(
+        """
+        SELECT count(*) FROM linkage__decisions d
+        JOIN linkage__person_index a ON a.source = d.source_l AND a.local_id = d.record_id_l
+        JOIN linkage__person_index b ON b.source = d.source_r AND b.local_id = d.record_id_r
+        WHERE (d.decision = 'non-match' AND a.person_id = b.person_id)
+           OR (d.decision = 'match' AND a.person_id <> b.person_id)
+        """
+    ).fetchall()
+    return bool(rows[0][0])
 
 
 def person_index_table(settings: Settings) -> pa.Table:

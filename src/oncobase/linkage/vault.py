@@ -6,9 +6,11 @@ the key is ``<home>/keys/vault.key`` (32 random bytes, mode 0600, created on fir
 never logged). Each batch records the id of the key that sealed it (the first 8 bytes of the
 key's SHA-256, not the key) and is bound to its batch id as associated data.
 
-Only the linkage step opens the batches, in memory, for the time of a run. The linkage
-tables (runs with their model, person index, review pairs, decisions) hold no direct
-identifier and are stored in clear beside the batches.
+Each batch is one LZ4-compressed Arrow IPC stream under one AES-GCM tag (no per-row
+encryption). Only the linkage step opens the batches, in memory, for the time of a run. The
+linkage tables (runs with their model, person index, review pairs, decisions, and the keyed
+fingerprints of the stored records) hold no direct identifier and are stored in clear beside
+the batches.
 
 Key rotation (:func:`rotate_vault_key`): a new key is written to ``vault.key.new``, every
 batch is re-encrypted with it in one transaction, then the new key replaces ``vault.key``.
@@ -21,6 +23,7 @@ import datetime as dt
 import hashlib
 import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -48,10 +51,13 @@ CREATE TABLE IF NOT EXISTS linkage__runs (
   counts_json VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS linkage__person_index (
   source VARCHAR NOT NULL, local_id VARCHAR NOT NULL, person_id BIGINT NOT NULL,
-  run_id VARCHAR NOT NULL, PRIMARY KEY (source, local_id));
+  run_id VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS linkage__review (
   pair_id VARCHAR PRIMARY KEY, source_l VARCHAR, record_id_l VARCHAR, source_r VARCHAR,
   record_id_r VARCHAR, match_probability DOUBLE, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS linkage__records (
+  source VARCHAR NOT NULL, record_id VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL,
+  load_id VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS linkage__decisions (
   pair_id VARCHAR PRIMARY KEY, source_l VARCHAR, record_id_l VARCHAR, source_r VARCHAR,
   record_id_r VARCHAR, decision VARCHAR NOT NULL, decided_at TIMESTAMP NOT NULL);
@@ -80,13 +86,14 @@ def key_id(key: bytes) -> str:
 def seal(key: bytes, table: pa.Table, *, batch_id: str) -> tuple[bytes, bytes]:
     """(nonce, ciphertext) of an Arrow table, bound to its batch id."""
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    options = pa.ipc.IpcWriteOptions(compression="lz4")  # 4x faster to open than zstd
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
         writer.write_table(table)
     nonce = secrets.token_bytes(12)
     return nonce, AESGCM(key).encrypt(nonce, sink.getvalue().to_pybytes(), batch_id.encode())
 
 
-def unseal(key: bytes, nonce: bytes, ciphertext: bytes, *, batch_id: str) -> pa.Table:
+def unseal(key: bytes, nonce: bytes, ciphertext: bytes | memoryview, *, batch_id: str) -> pa.Table:
     try:
         clear = AESGCM(key).decrypt(nonce, ciphertext, batch_id.encode())
     except InvalidTag:
@@ -155,28 +162,54 @@ class Vault:
             nonce, blob = seal(self.current_key, part, batch_id=batch_id)
             rows.append((batch_id, kind, load_id, part.num_rows, kid, nonce, blob, now))
         if rows:
-            self.con.executemany(
-                "INSERT OR REPLACE INTO vault__batches VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            columns = list(zip(*rows, strict=True))
+            sealed = pa.table(
+                {
+                    "batch_id": pa.array(columns[0], pa.string()),
+                    "kind": pa.array(columns[1], pa.string()),
+                    "load_id": pa.array(columns[2], pa.string()),
+                    "n_rows": pa.array(columns[3], pa.int64()),
+                    "key_id": pa.array(columns[4], pa.string()),
+                    "nonce": pa.array(columns[5], pa.binary()),
+                    "ciphertext": pa.array(columns[6], pa.large_binary()),
+                    "created_at": pa.array(columns[7], pa.timestamp("us")),
+                }
             )
+            # Through Arrow, not bound parameters: several times faster for large blobs.
+            self.con.register("_sealed", sealed)
+            try:
+                self.con.execute("INSERT OR REPLACE INTO vault__batches SELECT * FROM _sealed")
+            finally:
+                self.con.unregister("_sealed")
         return len(rows)
 
     def get(self, kind: str) -> pa.Table | None:
         """Every batch of ``kind``, decrypted in memory and concatenated (None if none)."""
-        rows = self.con.execute(
+        # Through Arrow: several times faster than fetchall() for large blobs.
+        sealed = self.con.sql(
             "SELECT batch_id, key_id, nonce, ciphertext FROM vault__batches "
-            "WHERE kind = ? ORDER BY created_at, batch_id",
-            [kind],
-        ).fetchall()
-        if not rows:
+            "WHERE kind = $kind ORDER BY created_at, batch_id",
+            params={"kind": kind},
+        ).to_arrow_table()
+        if sealed.num_rows == 0:
             return None
-        tables = []
-        for batch_id, kid, nonce, blob in rows:
-            if kid not in self._keys:
-                raise LinkageError(
-                    "A vault batch was sealed with a key that is not available; restore "
-                    "keys/vault.key from your backup"
-                )
-            tables.append(unseal(self._keys[kid], nonce, blob, batch_id=batch_id))
+        ids = sealed["batch_id"].to_pylist()
+        kids = sealed["key_id"].to_pylist()
+        nonces = sealed["nonce"].to_pylist()
+        blobs = sealed["ciphertext"].combine_chunks()
+        if any(kid not in self._keys for kid in kids):
+            raise LinkageError(
+                "A vault batch was sealed with a key that is not available; restore "
+                "keys/vault.key from your backup"
+            )
+
+        def open_batch(i: int) -> pa.Table:
+            blob: bytes = blobs[i].as_py()
+            return unseal(self._keys[kids[i]], nonces[i], blob, batch_id=ids[i])
+
+        # AES-GCM and LZ4 release the GIL: batches are opened on two threads.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            tables = list(pool.map(open_batch, range(sealed.num_rows)))
         return pa.concat_tables(tables, promote_options="default")
 
     def has_load(self, load_id: str) -> bool:
@@ -224,6 +257,37 @@ class Vault:
             "SELECT source, local_id, person_id FROM linkage__person_index "
             "ORDER BY person_id, source, local_id"
         ).to_arrow_table()
+
+    def upsert_table(
+        self,
+        name: str,
+        data: pa.Table,
+        columns: str,
+        *,
+        key: str,
+        replaces: pa.Table | None = None,
+    ) -> None:
+        """Insert ``data`` into ``name``, replacing the rows with the same ``key`` columns
+        (one transaction: a delete by hash join, then an append). ``replaces``: the keys
+        that may exist already, when the caller knows them (default: every key of
+        ``data``). The large linkage tables have no primary-key index: DuckDB would rewrite
+        a whole index of a million keys at each checkpoint."""
+        on = " AND ".join(f"t.{k} = d.{k}" for k in (c.strip() for c in key.split(",")))
+        self.con.register("_incoming", data)
+        self.con.register("_delete", data if replaces is None else replaces)
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            self.con.execute(
+                f"DELETE FROM {name} t WHERE EXISTS (SELECT 1 FROM _delete d WHERE {on})"
+            )
+            self.con.execute(f"INSERT INTO {name} SELECT {columns} FROM _incoming")
+            self.con.execute("COMMIT")
+        except duckdb.Error:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.con.unregister("_incoming")
+            self.con.unregister("_delete")
 
     def replace_table(self, name: str, data: pa.Table, columns: str) -> None:
         self.con.register("_incoming", data)
