@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from oncobase.config import Settings, load_settings
@@ -133,6 +133,7 @@ def test_empty_file(tmp_path: Path) -> None:
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@example(data=[b"\xef\xbb\xbf"])  # a file holding only a byte-order mark has no record
 @given(data=st.lists(st.binary(min_size=0, max_size=200), max_size=20))
 def test_any_bytes_never_crash_and_counts_add_up(tmp_path: Path, data: list[bytes]) -> None:
     path = tmp_path / "deces-x.txt"
@@ -146,7 +147,10 @@ def test_any_bytes_never_crash_and_counts_add_up(tmp_path: Path, data: list[byte
         except UnicodeDecodeError:
             return True
 
-    expected = sum(1 for d in data if is_record(d.replace(b"\n", b" ")))
+    lines = [d.replace(b"\n", b" ") for d in data]
+    if lines and lines[0].startswith(b"\xef\xbb\xbf"):  # a byte-order mark is not content
+        lines[0] = lines[0][3:]
+    expected = sum(1 for line in lines if is_record(line))
     assert table.num_rows + len(quarantine) == expected
 
 
