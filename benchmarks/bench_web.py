@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -69,9 +67,6 @@ def main() -> None:
     store = args.store or get_settings().home_path / "store.duckdb"
     if not store.exists():
         sys.exit(f"no store at {store}: run `make demo` (or `oncobase pipeline run`) first")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     home = Path(tempfile.mkdtemp(prefix="bench-web-"))
     load_before = os.getloadavg()
     env = {**os.environ, "ONCOBASE_WEB_HOME": str(home),
@@ -79,20 +74,10 @@ def main() -> None:
     population = args.population or store.parent / "synth" / "population.csv"
     if population.is_file():
         env["ONCOBASE_WEB_POPULATION_CSV"] = str(population)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "oncobase.api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+    sys.path.insert(0, str(Path(__file__).parents[1]))  # the repository root: tests._server
+    from tests._server import serve_in_background
+
+    with serve_in_background(env, ready_path="/ready", attempts=300) as (base, server):
         cold: dict[str, float] = {}
         with httpx.Client(base_url=base, timeout=120) as warm:
             for path in PATHS:
@@ -125,9 +110,6 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         server_cpu = _cpu_seconds(server.pid) - server_cpu
         client_cpu = time.process_time() - client_cpu
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
     print(f"store: {store}")
     print(f"population: {env.get('ONCOBASE_WEB_POPULATION_CSV', 'none (counts only)')}")

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
+from tests.api._web import published_counts
 
 from oncobase.api import WebSettings, create_app
 from oncobase.stats.standardise import load_standard_population
@@ -191,15 +192,6 @@ def client_with_population(
     yield from _app(tmp_path, measures_store[0], population_csv=population)
 
 
-def _published(body: dict[str, object]) -> list[int]:
-    values: list[int] = []
-    for row in body["cells"]:  # type: ignore[attr-defined]
-        values += [v for v in row if v is not None]
-    for key in ("row_totals", "column_totals"):
-        values += [v for v in body[key] if v is not None]  # type: ignore[attr-defined]
-    return values
-
-
 def test_deaths_among_cases_by_year_of_death(
     client: TestClient, measures_store: tuple[Path, Truth]
 ) -> None:
@@ -285,7 +277,7 @@ def test_no_count_under_eleven_leaves(
 ) -> None:
     body = client.get(f"/api/v1/open/{measure}", params=view).json()
     assert body["rows"], body
-    assert all(v == 0 or v >= 11 for v in _published(body))
+    assert all(v == 0 or v >= 11 for v in published_counts(body))
     hidden = sum(v is None for row in body["cells"] for v in row)
     assert hidden == body["suppressed"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tests.api._web import Web
+from tests.api._web import Web, published_counts
 
 INJECTIONS = [
     "' OR '1'='1",
@@ -21,15 +21,6 @@ PATHS = ["/api/v1/open/incidence", "/api/v1/open/mortality", "/api/v1/open/preva
          "/explorer", "/api/v1/open/survival"]  # fmt: skip
 
 
-def _published(body: dict[str, object]) -> list[int]:
-    values: list[int] = []
-    for row in body["cells"]:  # type: ignore[attr-defined]
-        values += [v for v in row if v is not None]
-    for key in ("row_totals", "column_totals"):
-        values += [v for v in body[key] if v is not None]  # type: ignore[attr-defined]
-    return values
-
-
 @pytest.mark.parametrize("measure", ["incidence", "mortality", "prevalence"])
 @pytest.mark.parametrize("group_by", ["site_group", "sex", "age_group", "year", "region"])
 def test_no_count_under_eleven_leaves(web: Web, group_by: str, measure: str) -> None:
@@ -38,7 +29,7 @@ def test_no_count_under_eleven_leaves(web: Web, group_by: str, measure: str) -> 
                           if group_by != "sex" else {"group_by": group_by})  # fmt: skip
     assert response.status_code == 200
     body = response.json()
-    assert all(v == 0 or v >= 11 for v in _published(body))
+    assert all(v == 0 or v >= 11 for v in published_counts(body))
     assert body["min_cell"] == 11
     assert body["note"].startswith("no population")
 

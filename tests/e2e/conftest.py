@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from tests._server import serve_in_background
 from tests.api._web import build_small_store
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,13 +30,6 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def server(
     tmp_path_factory: pytest.TempPathFactory,
@@ -53,28 +43,14 @@ def server(
     accounts = {}
     for role, username, password in create_demo_accounts(settings):
         accounts[role if username != "demo-patient-2" else "patient_b"] = (username, password)
-    port = _free_port()
-    env = {**os.environ, "ONCOBASE_WEB_HOME": str(folder / "web"),
-           "ONCOBASE_WEB_STORE_URL": f"duckdb:///{store}", "ONCOBASE_HOME": str(folder / "web")}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "oncobase.api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("uvicorn did not start")
+    with serve_in_background(server_env(folder, store)) as (base, _process):
         yield base, accounts
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+
+
+def server_env(folder: Path, store: Path) -> dict[str, str]:
+    """The environment of a test server: its web home under ``folder``, on ``store``."""
+    return {**os.environ, "ONCOBASE_WEB_HOME": str(folder / "web"),
+            "ONCOBASE_WEB_STORE_URL": f"duckdb:///{store}", "ONCOBASE_HOME": str(folder / "web")}  # fmt: skip
 
 
 @pytest.fixture(scope="session")

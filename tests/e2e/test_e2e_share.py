@@ -5,19 +5,15 @@ refused; after expiry the download is refused. Screenshots in tests/e2e/artifact
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import update
+from tests._server import serve_in_background
 from tests.api._web import build_small_store
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import server_env, shot
 from tests.share._workflow import (
     COHORT,
     DRAFT,
@@ -25,7 +21,6 @@ from tests.share._workflow import (
     add_cohort,
     audit_actions,
     audit_entries,
-    free_port,
     read_extract,
 )
 
@@ -56,30 +51,11 @@ def share_server(
     operational_url = settings.resolved_operational_url
     add_user(open_operational(operational_url), OTHER[0], "researcher", password=OTHER[1])
     accounts["other"] = OTHER
-    port = free_port()
-    env = {**os.environ, "ONCOBASE_WEB_HOME": str(folder / "web"),
-           "ONCOBASE_WEB_STORE_URL": f"duckdb:///{store}", "ONCOBASE_HOME": str(folder / "web")}  # fmt: skip
+    env = server_env(folder, store)
     for name in [k for k in env if k.startswith("ONCOBASE_SMTP_")]:
         del env[name]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "oncobase.api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("uvicorn did not start")
+    with serve_in_background(env) as (base, _process):
         yield base, accounts, operational_url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _signed_in(browser, base: str, account: tuple[str, str]):  # type: ignore[no-untyped-def]

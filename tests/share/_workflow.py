@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import socket
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from tests._server import free_port
 
 from oncobase.store import bulk_load, connect
 from oncobase.store.operational import AuditEntry, Notification
@@ -36,13 +36,6 @@ DRAFT = {
 }
 # What a researcher may never receive: store ids and direct identifiers.
 FORBIDDEN_COLUMNS = {"person_id", "person_source_value", "name", "nir", "birth_date", "address"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def add_cohort(store: Path, person_ids: list[int], *, name: str = COHORT) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
-from tests.share._workflow import DRAFT, free_port, notifications_of, smtp_sink
+from tests._server import free_port
+from tests.share._workflow import DRAFT, notifications_of, smtp_sink
 
 from oncobase.api.accounts import add_user, disable_user
 from oncobase.config import load_settings

@@ -34,6 +34,11 @@ Objector = Annotated[Principal, Depends(require_roles({Role.PATIENT, Role.CLINIC
 _STATUS = {"invalid": 400, "not_found": 404, "forbidden": 403, "conflict": 409, "expired": 403}
 
 
+def status_of(exc: ShareError) -> int:
+    """The HTTP status of a refused step: by its AccessError ``kind``; 400 for the rest."""
+    return _STATUS.get(exc.kind, 400) if isinstance(exc, workflow.AccessError) else 400
+
+
 def csrf_unless_bearer(request: Request) -> None:
     """Writes with the session cookie need the CSRF token; bearer tokens do not."""
     if not request.headers.get("authorization", "").lower().startswith("bearer "):
@@ -64,10 +69,27 @@ def http_errors() -> Iterator[None]:
     """AccessError → its status code; any other ShareError → 400 with its message."""
     try:
         yield
-    except workflow.AccessError as exc:
-        raise HTTPException(status_code=_STATUS.get(exc.kind, 400), detail=str(exc)) from None
     except ShareError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
+        raise HTTPException(status_code=status_of(exc), detail=str(exc)) from None
+
+
+def build_permit_extract(
+    request: Request, principal: Principal, permit_id: int
+) -> downloads.ExtractView:
+    """Build an extract of the permit on the web service's store (pages and API alike)."""
+    from oncobase.linkage import ensure_pseudonym_key
+
+    web = context_of(request)
+    platform = web.settings.platform()
+    with web.store.backend() as backend:
+        return downloads.build_permit_extract(
+            share_context(request),
+            actor_of(principal),
+            permit_id,
+            backend=backend,
+            home=platform.home_path,
+            pseudonym_key=ensure_pseudonym_key(platform),
+        )
 
 
 # -- shapes ------------------------------------------------------------------------------------
@@ -361,19 +383,8 @@ def share_build_extract(
     request: Request, permit_id: int, principal: Sharer, _csrf: Csrf
 ) -> ExtractPublic:
     """Build an extract of a valid permit (its team or a steward); opt-outs are excluded."""
-    from oncobase.linkage import ensure_pseudonym_key
-
-    web = context_of(request)
-    platform = web.settings.platform()
-    with http_errors(), web.store.backend() as backend:
-        view = downloads.build_permit_extract(
-            share_context(request),
-            actor_of(principal),
-            permit_id,
-            backend=backend,
-            home=platform.home_path,
-            pseudonym_key=ensure_pseudonym_key(platform),
-        )
+    with http_errors():
+        view = build_permit_extract(request, principal, permit_id)
     return _extract_public(view)
 
 

@@ -28,6 +28,7 @@ from oncobase.share.requests import (
     ShareContext,
     get_permit,
     known_id,
+    loads_object,
     now_utc,
     permit_is_valid,
     permit_view,
@@ -63,7 +64,6 @@ def extracts_root(home: Path) -> Path:
 
 
 def _view(row: ExtractRecord) -> ExtractView:
-    report = json.loads(row.report or "{}")
     return ExtractView(
         extract_id=row.extract_id,
         permit_id=row.permit_id,
@@ -71,7 +71,7 @@ def _view(row: ExtractRecord) -> ExtractView:
         persons=row.persons,
         rows=row.rows,
         k_min=row.k_min,
-        report=report if isinstance(report, dict) else {},
+        report=loads_object(row.report),
     )
 
 
@@ -209,39 +209,34 @@ def record_download(ctx: ShareContext, actor: Actor, extract_id: int) -> Downloa
         raise AccessError(f"no extract {extract_id}", kind="not_found")
     view = permit_view(permit)
     target = f"extract:{extract_id}"
-    if actor.username not in view.team:
+
+    def refused(reason: str, message: str, *, kind: str, **detail: object) -> AccessError:
         ctx.audit(
             actor,
             "share.download.refused",
             target=target,
-            detail={"permit_id": view.permit_id, "reason": "not on the team"},
+            detail={"permit_id": view.permit_id, "reason": reason, **detail},
         )
-        raise AccessError(
+        return AccessError(message, kind=kind)
+
+    if actor.username not in view.team:
+        raise refused(
+            "not on the team",
             f"extract {extract_id} belongs to the team of permit {view.permit_id}; only its "
             "members download it",
             kind="forbidden",
         )
     if not permit_is_valid(view):
-        ctx.audit(
-            actor,
-            "share.download.refused",
-            target=target,
-            detail={
-                "permit_id": view.permit_id,
-                "reason": _invalid_reason(view),
-                "expires_at": view.expires_at.isoformat(),
-            },
+        raise refused(
+            _invalid_reason(view),
+            _invalid_message(view),
+            kind="expired",
+            expires_at=view.expires_at.isoformat(),
         )
-        raise AccessError(_invalid_message(view), kind="expired")
     archive = archive_of(Path(record.folder))
     if archive is None:
-        ctx.audit(
-            actor,
-            "share.download.refused",
-            target=target,
-            detail={"permit_id": view.permit_id, "reason": "archive missing"},
-        )
-        raise AccessError(
+        raise refused(
+            "archive missing",
             f"the files of extract {extract_id} are missing; build a new extract",
             kind="not_found",
         )

@@ -27,9 +27,12 @@ from oncobase.share.requests import (
     ShareContext,
     get_permit,
     known_id,
+    loads_object,
     now_utc,
     permit_is_valid,
     permit_view,
+    require_steward,
+    with_comment,
 )
 from oncobase.store.operational import Permit, ReleaseRequest
 
@@ -138,7 +141,6 @@ def _checked(table: CountTable) -> CountTable:
 
 
 def _view(row: ReleaseRequest) -> ReleaseView:
-    table = json.loads(row.table_json or "{}")
     return ReleaseView(
         release_id=row.release_id,
         permit_id=row.permit_id,
@@ -149,7 +151,7 @@ def _view(row: ReleaseRequest) -> ReleaseView:
         reviewed_by=row.reviewed_by,
         decided_at=row.decided_at,
         comment=row.comment,
-        table=table if isinstance(table, dict) else {},
+        table=loads_object(row.table_json),
     )
 
 
@@ -222,15 +224,12 @@ def decide_release(
     ctx: ShareContext, actor: Actor, release_id: int, *, approve: bool, comment: str = ""
 ) -> ReleaseView:
     """A steward approves or rejects (with a comment) a pending release, never their own."""
-    if not actor.is_steward:
-        raise AccessError("only a data steward or an administrator reviews", kind="forbidden")
+    require_steward(actor)
     note = comment.strip()
     if not approve and not note:
         raise AccessError("write a comment that tells the researcher why")
     with ctx.factory.begin() as session:
-        row = session.get(ReleaseRequest, release_id) if known_id(release_id) else None
-        if row is None:
-            raise AccessError(f"no release request {release_id}", kind="not_found")
+        row = _load_release(session, release_id)
         if row.requested_by == actor.username:
             raise AccessError("nobody reviews their own release", kind="forbidden")
         if row.status != PENDING:
@@ -260,10 +259,23 @@ def decide_release(
     ctx.notify(
         [view.requested_by],
         subject=f"OncoBase: release request {release_id} {view.status}",
-        body=f"{actor.username} {view.status} release request {release_id} ({view.title})."
-        + (f"\n\nComment: {note}" if note else ""),
+        body=with_comment(
+            f"{actor.username} {view.status} release request {release_id} ({view.title}).", note
+        ),
     )
     return view
+
+
+def _load_release(session: Session, release_id: int) -> ReleaseRequest:
+    row = session.get(ReleaseRequest, release_id) if known_id(release_id) else None
+    if row is None:
+        raise AccessError(f"no release request {release_id}", kind="not_found")
+    return row
+
+
+def _require_release_role(actor: Actor) -> None:
+    if actor.role not in {"admin", "data_steward", "researcher"}:
+        raise AccessError("your role may not see release requests", kind="forbidden")
 
 
 def _can_see(session: Session, actor: Actor, row: ReleaseRequest) -> bool:
@@ -277,8 +289,7 @@ def list_releases(
     factory: sessionmaker[Session], actor: Actor, *, status: str | None = None
 ) -> list[ReleaseView]:
     """The release requests the actor may see (their teams'; all for stewards), newest first."""
-    if actor.role not in {"admin", "data_steward", "researcher"}:
-        raise AccessError("your role may not see release requests", kind="forbidden")
+    _require_release_role(actor)
     query = select(ReleaseRequest).order_by(ReleaseRequest.release_id.desc())
     if status:
         query = query.where(ReleaseRequest.status == status)
@@ -287,12 +298,9 @@ def list_releases(
 
 
 def get_release(factory: sessionmaker[Session], actor: Actor, release_id: int) -> ReleaseView:
-    if actor.role not in {"admin", "data_steward", "researcher"}:
-        raise AccessError("your role may not see release requests", kind="forbidden")
+    _require_release_role(actor)
     with factory() as session:
-        row = session.get(ReleaseRequest, release_id) if known_id(release_id) else None
-        if row is None:
-            raise AccessError(f"no release request {release_id}", kind="not_found")
+        row = _load_release(session, release_id)
         if not _can_see(session, actor, row):
             raise AccessError(f"release request {release_id} is not yours", kind="forbidden")
         return _view(row)

@@ -22,6 +22,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -260,6 +261,17 @@ def _loads(text: str) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
+def loads_object(text: str | None) -> dict[str, Any]:
+    """A stored JSON object (``{}`` for an empty column or any other JSON value)."""
+    value = json.loads(text or "{}")
+    return value if isinstance(value, dict) else {}
+
+
+def with_comment(body: str, comment: str) -> str:
+    """A notification's body, followed by the reviewer's comment when there is one."""
+    return body + (f"\n\nComment: {comment}" if comment else "")
+
+
 def _request_view(session: Session, row: AccessRequest, *, events: bool = True) -> RequestView:
     found: tuple[EventView, ...] = ()
     if events:
@@ -319,7 +331,8 @@ def _require_share_role(actor: Actor) -> None:
         raise AccessError("your role may not see access requests", kind="forbidden")
 
 
-def _require_steward(actor: Actor) -> None:
+def require_steward(actor: Actor) -> None:
+    """AccessError ``forbidden`` unless the actor is a data steward or an administrator."""
     if not actor.is_steward:
         raise AccessError("only a data steward or an administrator reviews", kind="forbidden")
 
@@ -335,6 +348,26 @@ def _load_request(session: Session, actor: Actor, request_id: int) -> AccessRequ
         raise AccessError(f"no access request {request_id}", kind="not_found")
     if not _can_see(actor, row.submitted_by, _loads(row.team)):
         raise AccessError(f"access request {request_id} is not yours", kind="forbidden")
+    return row
+
+
+def _load_for_review(session: Session, actor: Actor, request_id: int) -> AccessRequest:
+    """The request a steward is about to decide: not their own, and awaiting review."""
+    row = _load_request(session, actor, request_id)
+    if row.submitted_by == actor.username:
+        raise AccessError("nobody reviews their own request", kind="forbidden")
+    if row.status != SUBMITTED:
+        raise AccessError(
+            f"access request {request_id} is {row.status.replace('_', ' ')}, not awaiting review",
+            kind="conflict",
+        )
+    return row
+
+
+def _load_permit(session: Session, permit_id: int) -> Permit:
+    row = session.get(Permit, permit_id) if known_id(permit_id) else None
+    if row is None:
+        raise AccessError(f"no permit {permit_id}", kind="not_found")
     return row
 
 
@@ -427,20 +460,12 @@ def _review_step(
     comment: str,
     comment_required: bool,
 ) -> RequestView:
-    _require_steward(actor)
+    require_steward(actor)
     comment = comment.strip()
     if comment_required and not comment:
         raise AccessError("write a comment that tells the researcher why")
     with ctx.factory.begin() as session:
-        row = _load_request(session, actor, request_id)
-        if row.submitted_by == actor.username:
-            raise AccessError("nobody reviews their own request", kind="forbidden")
-        if row.status != SUBMITTED:
-            raise AccessError(
-                f"access request {request_id} is {row.status.replace('_', ' ')}, not awaiting "
-                "review",
-                kind="conflict",
-            )
+        row = _load_for_review(session, actor, request_id)
         _claim(session, row, expected=SUBMITTED, new=status)
         row.updated_at = now_utc()
         _event(session, request_id, actor, action, comment)
@@ -457,8 +482,10 @@ def _review_step(
     ctx.notify(
         members,
         subject=f"OncoBase: access request {request_id} {what}",
-        body=f"{actor.username} reviewed access request {request_id} ({view.title}): {what}."
-        + (f"\n\nComment: {comment}" if comment else ""),
+        body=with_comment(
+            f"{actor.username} reviewed access request {request_id} ({view.title}): {what}.",
+            comment,
+        ),
     )
     return view
 
@@ -555,17 +582,9 @@ def approve_request(
 ) -> PermitView:
     """Approve the request: a permit for its team, with the exact variables (the requested
     ones, or the subset the steward grants) and an expiry ``duration_days`` from now."""
-    _require_steward(actor)
+    require_steward(actor)
     with ctx.factory.begin() as session:
-        row = _load_request(session, actor, request_id)
-        if row.submitted_by == actor.username:
-            raise AccessError("nobody reviews their own request", kind="forbidden")
-        if row.status != SUBMITTED:
-            raise AccessError(
-                f"access request {request_id} is {row.status.replace('_', ' ')}, not awaiting "
-                "review",
-                kind="conflict",
-            )
+        row = _load_for_review(session, actor, request_id)
         requested = _loads(row.variables)
         granted = requested if variables is None else tuple(dict.fromkeys(variables))
         extra = [v for v in granted if v not in requested]
@@ -605,10 +624,12 @@ def approve_request(
     ctx.notify(
         list(view.team),
         subject=f"OncoBase: access request {request_id} approved (permit {view.permit_id})",
-        body=f"{actor.username} approved access request {request_id} ({view.title}). "
-        f"Permit {view.permit_id} covers {len(view.variables)} variable(s) until "
-        f"{view.expires_at:%Y-%m-%d %H:%M} UTC."
-        + (f"\n\nComment: {comment.strip()}" if comment.strip() else ""),
+        body=with_comment(
+            f"{actor.username} approved access request {request_id} ({view.title}). "
+            f"Permit {view.permit_id} covers {len(view.variables)} variable(s) until "
+            f"{view.expires_at:%Y-%m-%d %H:%M} UTC.",
+            comment.strip(),
+        ),
     )
     return view
 
@@ -675,9 +696,7 @@ def get_permit(factory: sessionmaker[Session], actor: Actor, permit_id: int) -> 
     """One permit (AccessError ``not_found``, or ``forbidden`` outside its team and stewards)."""
     _require_share_role(actor)
     with factory() as session:
-        row = session.get(Permit, permit_id) if known_id(permit_id) else None
-        if row is None:
-            raise AccessError(f"no permit {permit_id}", kind="not_found")
+        row = _load_permit(session, permit_id)
         title = _titles(session, [row.request_id]).get(row.request_id, "")
     view = permit_view(row, title=title)
     if not (actor.is_steward or actor.username in view.team):
@@ -687,13 +706,11 @@ def get_permit(factory: sessionmaker[Session], actor: Actor, permit_id: int) -> 
 
 def revoke_permit(ctx: ShareContext, actor: Actor, permit_id: int, *, comment: str) -> PermitView:
     """End a permit before its expiry (stewards); its extracts can no longer be downloaded."""
-    _require_steward(actor)
+    require_steward(actor)
     if not comment.strip():
         raise AccessError("write a comment that tells the team why")
     with ctx.factory.begin() as session:
-        row = session.get(Permit, permit_id) if known_id(permit_id) else None
-        if row is None:
-            raise AccessError(f"no permit {permit_id}", kind="not_found")
+        row = _load_permit(session, permit_id)
         row.revoked = True
         view = permit_view(row)
     ctx.audit(

@@ -39,6 +39,29 @@ def bar_chart_json(
     return json.dumps({"data": traces, "layout": layout})
 
 
+def _interval_bars(
+    name: str,
+    x: list[str],
+    y: list[float | None],
+    *,
+    lower: list[float | None],
+    upper: list[float | None],
+) -> dict[str, object]:
+    """A bar trace with its (asymmetric) confidence interval as error bars."""
+    return {
+        "type": "bar",
+        "name": name,
+        "x": x,
+        "y": y,
+        "error_y": {
+            "type": "data",
+            "symmetric": False,
+            "array": [(u or 0) - (v or 0) for v, u in zip(y, upper, strict=True)],
+            "arrayminus": [(v or 0) - (lo or 0) for v, lo in zip(y, lower, strict=True)],
+        },
+    }
+
+
 def rate_chart_json(rates: list[Rate], *, label: str = "per 100,000") -> str | None:
     """Crude and age-standardised rates of each row, with the ASR's confidence interval."""
     if not rates:
@@ -49,18 +72,13 @@ def rate_chart_json(rates: list[Rate], *, label: str = "per 100,000") -> str | N
     ]
     if any(r.asr is not None for r in rates):
         traces.append(
-            {
-                "type": "bar",
-                "name": "ASR",
-                "x": x,
-                "y": [r.asr for r in rates],
-                "error_y": {
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [(r.ci_upper or 0) - (r.asr or 0) for r in rates],
-                    "arrayminus": [(r.asr or 0) - (r.ci_lower or 0) for r in rates],
-                },
-            }
+            _interval_bars(
+                "ASR",
+                x,
+                [r.asr for r in rates],
+                lower=[r.ci_lower for r in rates],
+                upper=[r.ci_upper for r in rates],
+            )
         )
     layout = {
         "barmode": "group",
@@ -80,18 +98,13 @@ def survival_chart_json(rows: list[SurvivalRow]) -> str | None:
     for years in sorted({r.years for r in shown}):
         sel = [r for r in shown if r.years == years]
         traces.append(
-            {
-                "type": "bar",
-                "name": f"{years:g} y",
-                "x": [f"{r.site_group} {r.sex}" for r in sel],
-                "y": [r.estimate for r in sel],
-                "error_y": {
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [(r.ci_upper or 0) - (r.estimate or 0) for r in sel],
-                    "arrayminus": [(r.estimate or 0) - (r.ci_lower or 0) for r in sel],
-                },
-            }
+            _interval_bars(
+                f"{years:g} y",
+                [f"{r.site_group} {r.sex}" for r in sel],
+                [r.estimate for r in sel],
+                lower=[r.ci_lower for r in sel],
+                upper=[r.ci_upper for r in sel],
+            )
         )
     layout = {
         "barmode": "group",

@@ -13,10 +13,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
 
 from oncobase.api.accounts import CLINICAL_ROLES, SHARE_ROLES, STEWARD_ROLES, Principal, Role
 from oncobase.api.security import check_csrf, context_of, require_roles
-from oncobase.api.share import actor_of, share_context
+from oncobase.api.share import actor_of, build_permit_extract, share_context, status_of
 from oncobase.share import downloads, objections, release
 from oncobase.share import requests as workflow
 from oncobase.share.errors import ShareError
@@ -33,8 +34,7 @@ Patient = Annotated[Principal, Depends(require_roles({Role.PATIENT}))]
 Token = Annotated[str | None, Form()]
 Text = Annotated[str, Form(max_length=10_000)]
 Many = Annotated[list[str], Form()]
-
-_STATUS = {"invalid": 400, "not_found": 404, "forbidden": 403, "conflict": 409, "expired": 403}
+_VARIABLE_LABELS = {v.name: v.label for v in VARIABLES}
 
 
 class _Refused(Exception):  # noqa: N818  (carries an AccessError to the page renderer)
@@ -47,10 +47,8 @@ class _Refused(Exception):  # noqa: N818  (carries an AccessError to the page re
 def _refusals() -> Iterator[None]:
     try:
         yield
-    except workflow.AccessError as exc:
-        raise _Refused(_STATUS.get(exc.kind, 400), str(exc)) from None
     except ShareError as exc:
-        raise _Refused(400, str(exc)) from None
+        raise _Refused(status_of(exc), str(exc)) from None
 
 
 def _refused(request: Request, exc: _Refused) -> Response:
@@ -96,6 +94,35 @@ def _draft_dict(view: workflow.RequestView | None = None) -> dict[str, Any]:
         "date_precision": view.date_precision,
         "duration_days": view.duration_days,
     }
+
+
+def _request_form(
+    *,
+    title: Text = "",
+    purpose: Text = "",
+    public_interest: Text = "",
+    legal_basis: Text = "",
+    team: Text = "",
+    cohort: Text = "",
+    variables: Many = [],  # noqa: B006  (FastAPI reads defaults, never mutates them)
+    date_precision: Text = "month",
+    duration_days: Text = "365",
+) -> dict[str, Any]:
+    """The fields of the request form, as typed (shown again when the form is sent back)."""
+    return {
+        "title": title,
+        "purpose": purpose,
+        "public_interest": public_interest,
+        "legal_basis": legal_basis,
+        "team": team,
+        "cohort": cohort,
+        "variables": variables,
+        "date_precision": date_precision,
+        "duration_days": duration_days,
+    }
+
+
+RequestForm = Annotated[dict[str, Any], Depends(_request_form)]
 
 
 def _draft(form: dict[str, Any]) -> workflow.RequestDraft:
@@ -152,29 +179,10 @@ def submit_request(
     request: Request,
     principal: Sharer,
     *,
-    title: Text = "",
-    purpose: Text = "",
-    public_interest: Text = "",
-    legal_basis: Text = "",
-    team: Text = "",
-    cohort: Text = "",
-    variables: Many = [],  # noqa: B006  (FastAPI reads defaults, never mutates them)
-    date_precision: Text = "month",
-    duration_days: Text = "365",
+    form: RequestForm,
     csrf_token: Token = None,
 ) -> Response:
     check_csrf(request, csrf_token)
-    form = {
-        "title": title,
-        "purpose": purpose,
-        "public_interest": public_interest,
-        "legal_basis": legal_basis,
-        "team": team,
-        "cohort": cohort,
-        "variables": variables,
-        "date_precision": date_precision,
-        "duration_days": duration_days,
-    }
     try:
         with _refusals():
             view = workflow.submit_request(
@@ -212,7 +220,7 @@ def _request_page(
         "req": view,
         "can_review": can_review,
         "can_amend": can_amend,
-        "variable_labels": {v.name: v.label for v in VARIABLES},
+        "variable_labels": _VARIABLE_LABELS,
         **extra,
     }
     if can_amend:
@@ -231,30 +239,11 @@ def amend_request(
     request_id: int,
     principal: Sharer,
     *,
-    title: Text = "",
-    purpose: Text = "",
-    public_interest: Text = "",
-    legal_basis: Text = "",
-    team: Text = "",
-    cohort: Text = "",
-    variables: Many = [],  # noqa: B006
-    date_precision: Text = "month",
-    duration_days: Text = "365",
+    form: RequestForm,
     comment: Text = "",
     csrf_token: Token = None,
 ) -> Response:
     check_csrf(request, csrf_token)
-    form = {
-        "title": title,
-        "purpose": purpose,
-        "public_interest": public_interest,
-        "legal_basis": legal_basis,
-        "team": team,
-        "cohort": cohort,
-        "variables": variables,
-        "date_precision": date_precision,
-        "duration_days": duration_days,
-    }
     try:
         with _refusals():
             workflow.amend_request(
@@ -334,7 +323,7 @@ def _permit_page(request: Request, principal: Principal, permit_id: int, **extra
             "valid": permit.is_valid(),
             "on_team": actor.username in permit.team,
             "can_build": permit.is_valid() and (actor.is_steward or actor.username in permit.team),
-            "variable_labels": {v.name: v.label for v in VARIABLES},
+            "variable_labels": _VARIABLE_LABELS,
             **extra,
         },
         status=status,
@@ -351,20 +340,9 @@ def build_extract(
     request: Request, permit_id: int, principal: Sharer, csrf_token: Token = None
 ) -> Response:
     check_csrf(request, csrf_token)
-    from oncobase.linkage import ensure_pseudonym_key
-
-    web = context_of(request)
-    platform = web.settings.platform()
     try:
-        with _refusals(), web.store.backend() as backend:
-            downloads.build_permit_extract(
-                share_context(request),
-                actor_of(principal),
-                permit_id,
-                backend=backend,
-                home=platform.home_path,
-                pseudonym_key=ensure_pseudonym_key(platform),
-            )
+        with _refusals():
+            build_permit_extract(request, principal, permit_id)
     except _Refused as exc:
         return _permit_page(request, principal, permit_id, message=str(exc), status=exc.status)
     return RedirectResponse(f"/share/permits/{permit_id}", status_code=303)
@@ -389,11 +367,7 @@ def releases_page(request: Request, principal: Sharer) -> Response:
     ops = context_of(request).operational
     with _refusals():
         items = release.list_releases(ops, actor)
-        permits = [
-            p
-            for p in workflow.list_permits(ops, actor)
-            if actor.username in p.team and p.is_valid()
-        ]
+        permits = _releasable_permits(ops, actor)
     return render(
         request, "share_releases.html", {"releases": items, "permits": permits, "form": {}}
     )
@@ -424,23 +398,27 @@ def submit_release(
             )
     except _Refused as exc:
         ops = context_of(request).operational
-        permits = [
-            p
-            for p in workflow.list_permits(ops, actor)
-            if actor.username in p.team and p.is_valid()
-        ]
         return render(
             request,
             "share_releases.html",
             {
                 "releases": release.list_releases(ops, actor),
-                "permits": permits,
+                "permits": _releasable_permits(ops, actor),
                 "form": {"permit_id": permit_id, "title": title, "table": table},
                 "message": str(exc),
             },
             status=exc.status,
         )
     return RedirectResponse(f"/share/releases/{view.release_id}", status_code=303)
+
+
+def _releasable_permits(
+    ops: sessionmaker[Session], actor: workflow.Actor
+) -> list[workflow.PermitView]:
+    """The valid permits the actor is on the team of (what results can be released under)."""
+    return [
+        p for p in workflow.list_permits(ops, actor) if actor.username in p.team and p.is_valid()
+    ]
 
 
 def _release_page(
