@@ -96,6 +96,10 @@ def test_pta_is_not_invasive(extract: Extract) -> None:
         ("Taille du plus grand foyer résiduel : 0,6 cm.", 6.0),
         ("Indice de Breslow : 1,2 mm.", None),
         ("Ganglion de 12 mm métastatique.", None),
+        # a nodule; a bare size set off by commas after the tumour wording
+        ("Nodule tumoral unique de 2,8 cm, bien limité.", 28.0),
+        ("Adénocarcinome ulcéré, 3,5 cm, infiltrant la sous-séreuse.", 35.0),
+        ("Marge distale, 15 mm, saine.", None),
     ],
 )
 def test_sizes(extract: Extract, sentence: str, mm: float | None) -> None:
@@ -124,6 +128,9 @@ def test_imaging_size_is_ignored(extract: Extract) -> None:
         ("12 ganglions examinés, tous indemnes.", (0, 12)),
         ("15 ganglions examinés, dont 1 métastatique.", (1, 15)),
         ("Absence de ganglion identifié sur la pièce.", (None, None)),
+        # "/" for "sur"; a metastasis "sur N ganglion(s) / M"
+        ("3 ganglions métastatiques / 12 examinés.", (3, 12)),
+        ("Curage : métastase sur 2 ganglions / 9.", (2, 9)),
     ],
 )
 def test_nodes(extract: Extract, sentence: str, nodes: tuple[int | None, int | None]) -> None:
@@ -216,3 +223,95 @@ def test_grade_not_assessable_is_null(extract: Extract) -> None:
 def test_breast_junction_is_c50_8(extract: Extract) -> None:
     text = "Conclusion : carcinome canalaire infiltrant de l'union des quadrants externes du sein."
     assert extract(text)["topography_icdo3"] == "C50.8"
+
+
+def test_micro_header_is_microscopy() -> None:
+    text = "Macro : pièce de 5 cm.\nMicro : nodule de 2 cm.\nConclusion : x."
+    assert [s.name for s in split_sections(text)] == ["macroscopy", "microscopy", "conclusion"]
+
+
+@pytest.mark.parametrize(
+    ("text", "site"),
+    [
+        # a subsite after the organ name, in the histology's sentence
+        ("Conclusion : adénocarcinome gastrique, petite courbure.", "C16.5"),
+        ("Conclusion : carcinome épidermoïde pulmonaire (lobe inférieur gauche).", "C34.3"),
+        ("Conclusion : adénocarcinome canalaire du pancréas céphalique.", "C25.0"),
+        ("Conclusion : adénocarcinome gastrique.", "C16.9"),
+        # a skin tumour: the body region names the skin subsite
+        ("Conclusion : carcinome basocellulaire cutané de la joue droite.", "C44.3"),
+        ("Conclusion : mélanome à extension superficielle du dos, Breslow 1,2 mm.", "C44.5"),
+        ("Conclusion : mélanome nodulaire du mollet gauche.", "C44.7"),
+        ("Conclusion : carcinome basocellulaire de la peau.", "C44.9"),
+        # … but not for a deep tumour in the same region
+        ("Conclusion : carcinome épidermoïde de l'œsophage ; lésion cutanée du bras.", "C15.9"),
+    ],
+)
+def test_subsites(extract: Extract, text: str, site: str) -> None:
+    assert extract(text)["topography_icdo3"] == site
+
+
+@pytest.mark.parametrize(
+    ("text", "morph"),
+    [
+        # a subtype after words between it and the generic term
+        ("Conclusion : carcinome malpighien infiltrant kératinisant de l'œsophage.", "8071/3"),
+        ("Conclusion : adénocarcinome pulmonaire invasif à prédominance lépidique.", "8250/3"),
+        ("Conclusion : adénocarcinome colique mucineux.", "8480/3"),
+        # a subtype named by its grade (WHO CNS 5)
+        ("Conclusion : oligodendrogliome IDH-muté et 1p/19q codélété, grade 3 OMS.", "9451/3"),
+        ("Conclusion : astrocytome IDH-muté, grade 4 OMS.", "9445/3"),
+        ("Conclusion : astrocytome IDH-muté, grade 2 OMS.", "9400/3"),
+        # French synonyms
+        ("Conclusion : tumeur stromale gastro-intestinale de l'estomac.", "8936/3"),
+        ("Conclusion : GIST de l'intestin grêle.", "8936/3"),
+        # an in-situ component never turns an invasive tumour into an in-situ one
+        ("Conclusion : adénocarcinome infiltrant avec contingent in situ.", "8140/3"),
+    ],
+)
+def test_subtypes(extract: Extract, text: str, morph: str) -> None:
+    assert extract(text)["morphology_icdo3"] == morph
+
+
+def test_insufficient_to_affirm_is_not_a_cancer(extract: Extract) -> None:
+    text = (
+        "Microscopie : foyer de glandes atypiques, insuffisant pour affirmer un adénocarcinome.\n"
+        "Conclusion : pas de carcinome affirmé."
+    )
+    assert extract(text)["cancer"] is False
+
+
+def test_fast_normalizer_matches_eds_normalizer() -> None:
+    """Our normaliser gives EDS-NLP's NORM and TAG, pollution included."""
+    import edsnlp
+    import edsnlp.pipes as eds
+
+    from oncobase.nlp._eds import get_pipeline
+
+    reference = edsnlp.blank("eds")
+    reference.add_pipe(eds.normalizer())
+    ours = get_pipeline()
+    texts = [
+        "Récepteurs aux OEstrogènes : 90 %. « Carcinome » l\u2019aspect ÉPIDERMOÏDE\n\n  x",
+        "Conclusion : adénocarcinome.\n=========\nDr Martin\nwww.labo-exemple.fr contact@x.fr\n"
+        "adéno-\ncarcinome 1/2 Patient imprimé le 01/02/2024",
+        "",
+    ]
+    for text in texts:
+        expected = reference(text)
+        doc = ours.get_pipe("normalizer")(ours.make_doc(text))
+        assert [t.norm_ for t in doc] == [t.norm_ for t in expected]
+        assert [t.tag_ for t in doc] == [t.tag_ for t in expected]
+        assert [(s.start, s.end) for s in doc.spans.get("pollutions", [])] == [
+            (s.start, s.end) for s in expected.spans.get("pollutions", [])
+        ]
+
+
+def test_family_backstop_holds_every_eds_family_cue() -> None:
+    """``eds.family`` is not run: the sentence-level backstop must know all its cues."""
+    from edsnlp.pipes.qualifiers.family.patterns import family
+
+    from oncobase.nlp._eds import _FAMILY_SENTENCE, FAMILY_CUES
+
+    for cue in [*family, *FAMILY_CUES]:
+        assert _FAMILY_SENTENCE.search(fold(preprocess(cue))), cue

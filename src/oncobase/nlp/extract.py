@@ -13,7 +13,7 @@ import multiprocessing
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from oncobase.nlp._eds import Mention, doc_mentions, get_pipeline
+from oncobase.nlp._eds import Mention, doc_mentions, get_pipeline, longest_intervals
 from oncobase.nlp.parsers import isup_from_gleason
 from oncobase.nlp.schema import GENE_KEYS, empty_result, preprocess_with_map
 
@@ -58,11 +58,9 @@ def _asserted(m: Mention) -> bool:
 
 def _longest(mentions: list[Mention]) -> list[Mention]:
     """Drop mentions nested in (or overlapping) a longer one."""
-    kept: list[Mention] = []
-    for m in sorted(mentions, key=lambda x: (-(x.end - x.start), x.start)):
-        if all(m.end <= k.start or m.start >= k.end for k in kept):
-            kept.append(m)
-    return sorted(kept, key=lambda x: x.start)
+    order = sorted(mentions, key=lambda x: (-(x.end - x.start), x.start))
+    keep = longest_intervals([(m.start, m.end) for m in order])
+    return sorted((order[i] for i in keep), key=lambda x: x.start)
 
 
 def _value(m: Mention) -> Any:
@@ -125,6 +123,10 @@ def _assemble(mentions: Sequence[Mention]) -> tuple[dict[str, Any], dict[str, Me
     result["morphology_icdo3"] = morph
     if chosen is not None:
         ev["cancer"] = ev["morphology_icdo3"] = chosen
+        subtype = _choose_subtype(by_kind.get("subtype", []), chosen)
+        if subtype is not None:
+            morph = result["morphology_icdo3"] = _value(subtype)[1]
+            ev["morphology_icdo3"] = subtype
     elif tnm_mention is not None:
         ev["cancer"] = tnm_mention
 
@@ -134,6 +136,12 @@ def _assemble(mentions: Sequence[Mention]) -> tuple[dict[str, Any], dict[str, Me
     if site is not None:
         result["topography_icdo3"] = site.kind
         ev["topography_icdo3"] = site
+    if site is None or site.kind == "C44.9":
+        # a cutaneous tumour: the body region names the skin subsite
+        skin = _choose_skin(by_kind.get("skin", []), chosen, site, morph)
+        if skin is not None:
+            result["topography_icdo3"] = _value(skin)
+            ev["topography_icdo3"] = skin
 
     # -- grade and prostate --------------------------------------------------------------
     gleasons = [m for m in by_kind.get("gleason", []) if _clean(m) and m.section != "header"]
@@ -223,6 +231,49 @@ def _assemble(mentions: Sequence[Mention]) -> tuple[dict[str, Any], dict[str, Me
     return result, ev
 
 
+def _choose_subtype(subtypes: list[Mention], chosen: Mention) -> Mention | None:
+    """A subtype named after the chosen generic term (same start, same generic code)."""
+    found = [m for m in subtypes if m.start == chosen.start and _value(m)[0] == chosen.kind]
+    return max(found, key=lambda m: m.end) if found else None
+
+
+def _is_skin_tumour(morph: str | None) -> bool:
+    # melanomas, basal cell carcinomas, Merkel cell carcinoma
+    return (
+        morph is not None
+        and morph[:4].isdigit()
+        and (
+            8720 <= int(morph[:4]) <= 8790 or 8090 <= int(morph[:4]) <= 8098 or morph[:4] == "8247"
+        )
+    )
+
+
+def _choose_skin(
+    regions: list[Mention], chosen: Mention | None, site: Mention | None, morph: str | None
+) -> Mention | None:
+    if site is None and not _is_skin_tumour(morph):
+        return None
+    usable = [m for m in regions if _clean(m) and m.section not in ("clinical", "header")]
+    if chosen is not None:
+        same = [m for m in usable if m.sentence == chosen.sentence and m.start >= chosen.end]
+        if same:
+            return same[0]
+    if site is not None:
+        near = [m for m in usable if m.sentence == site.sentence and m.start >= site.end]
+        if near:
+            return near[0]
+    return None
+
+
+def _refine_site(site: Mention, same: list[Mention]) -> Mention:
+    """An organ ("gastrique", C16.9) and, in the same sentence, a subsite of it ("antre",
+    C16.3; "lobe supérieur droit" after "pulmonaire"): the subsite."""
+    if not site.kind.endswith(".9"):
+        return site
+    finer = [m for m in same if m.kind[:3] == site.kind[:3] and m.kind[-2:] not in (".8", ".9")]
+    return finer[0] if len({m.kind for m in finer}) == 1 else site
+
+
 def _choose_site(sites: list[Mention], chosen: Mention | None) -> Mention | None:
     if not sites:
         return None
@@ -230,9 +281,9 @@ def _choose_site(sites: list[Mention], chosen: Mention | None) -> Mention | None
         same = [m for m in sites if m.sentence == chosen.sentence and m.section == chosen.section]
         after = [m for m in same if m.start >= chosen.end]
         if after:
-            return after[0]
+            return _refine_site(after[0], after)
         if same:
-            return same[-1]
+            return _refine_site(same[-1], same)
     order = {"conclusion": 0, "synoptic": 1, "specimen": 2, "microscopy": 3, "other": 4,
              "macroscopy": 5, "immunohistochemistry": 6, "molecular": 6, "clinical": 7}  # fmt: skip
     ranked = sorted(

@@ -7,7 +7,7 @@ wording wins over the bare "carcinome" inside it.
 
 from __future__ import annotations
 
-__all__ = ["MORPHOLOGY_TERMS", "TOPOGRAPHY_TERMS"]
+__all__ = ["GRADED_SUBTYPES", "MORPHOLOGY_TERMS", "SKIN_REGIONS", "TOPOGRAPHY_TERMS"]
 
 MORPHOLOGY_TERMS: dict[str, tuple[str, ...]] = {
     "8000/3": ("tumeur maligne", "néoplasme malin", "néoplasie maligne"),
@@ -142,6 +142,12 @@ MORPHOLOGY_TERMS: dict[str, tuple[str, ...]] = {
     ),
     "8744/3": ("mélanome acral lentigineux",),
     "8800/3": ("sarcome", "sarcome SAI"),
+    "8936/3": (
+        "tumeur stromale gastro-intestinale",
+        "tumeur stromale gastrointestinale",
+        "tumeur stromale digestive",
+        "GIST",
+    ),
     "8890/3": ("léiomyosarcome",),
     "8980/3": ("carcinosarcome",),
     "9050/3": ("mésothéliome malin", "mésothéliome pleural malin", "mésothéliome"),
@@ -245,9 +251,21 @@ TOPOGRAPHY_TERMS: dict[str, tuple[str, ...]] = {
     "C22.1": ("voies biliaires intra-hépatiques",),
     "C23.9": ("vésicule biliaire",),
     "C24.0": ("voie biliaire principale", "cholédoque"),
-    "C25.0": ("tête du pancréas", "tête pancréatique", "céphalique du pancréas"),
+    "C25.0": (
+        "tête du pancréas",
+        "tête pancréatique",
+        "céphalique du pancréas",
+        "pancréas céphalique",
+        "portion céphalique du pancréas",
+    ),
     "C25.1": ("corps du pancréas", "corps pancréatique"),
-    "C25.2": ("queue du pancréas", "queue pancréatique"),
+    "C25.2": (
+        "queue du pancréas",
+        "queue pancréatique",
+        "pancréas caudal",
+        "portion caudale du pancréas",
+        "caudale du pancréas",
+    ),
     "C25.9": ("pancréas", "pancréatique"),
     # thorax
     "C33.9": ("trachée",),
@@ -339,4 +357,74 @@ TOPOGRAPHY_TERMS: dict[str, tuple[str, ...]] = {
     "C77.5": ("ganglion iliaque", "adénopathie iliaque"),
     "C77.8": ("ganglions de plusieurs territoires",),
     "C77.9": ("ganglion lymphatique",),
+}
+
+# Body regions → skin subsite, used only when the tumour is cutaneous ("mélanome de la jambe":
+# C44.7; the same words name soft-tissue sites for a sarcoma).
+SKIN_REGIONS: dict[str, tuple[str, ...]] = {
+    "C44.0": ("lèvre",),
+    "C44.1": ("paupière", "canthus"),
+    "C44.2": ("oreille", "pavillon de l'oreille", "conduit auditif externe"),
+    "C44.3": (
+        "visage",
+        "joue",
+        "front",
+        "nez",
+        "aile du nez",
+        "pointe du nez",
+        "tempe",
+        "région temporale",
+        "menton",
+        "sillon naso-génien",
+        "pommette",
+        "région malaire",
+        "sourcil",
+    ),
+    "C44.4": ("cuir chevelu", "cou", "nuque", "vertex"),
+    "C44.5": (
+        "dos",
+        "tronc",
+        "thorax",
+        "abdomen",
+        "paroi abdominale",
+        "fesse",
+        "lombaire",
+        "région lombaire",
+        "flanc",
+        "poitrine",
+        "omoplate",
+        "scapulaire",
+        "région présternale",
+    ),
+    "C44.6": (
+        "bras",
+        "avant-bras",
+        "épaule",
+        "coude",
+        "poignet",
+        "main",
+        "doigt",
+        "membre supérieur",
+        "dos de la main",
+    ),
+    "C44.7": (
+        "jambe",
+        "cuisse",
+        "genou",
+        "mollet",
+        "cheville",
+        "pied",
+        "orteil",
+        "talon",
+        "plante du pied",
+        "membre inférieur",
+        "dos du pied",
+    ),
+}
+
+# Subtypes named by a grade after the generic term (WHO CNS 5: "astrocytome IDH-muté,
+# grade 3" is 9401/3): generic code → {grade: code}.
+GRADED_SUBTYPES: dict[str, dict[int, str]] = {
+    "9400/3": {3: "9401/3", 4: "9445/3"},
+    "9450/3": {3: "9451/3"},
 }

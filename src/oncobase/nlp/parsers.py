@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from oncobase.nlp.lexicon import GRADED_SUBTYPES, MORPHOLOGY_TERMS, SKIN_REGIONS
+from oncobase.nlp.schema import fold
+
 __all__ = ["Candidate", "find_candidates", "isup_from_gleason", "parse_number"]
 
 
@@ -104,13 +107,6 @@ def _tnm(text: str) -> list[Candidate]:
         r_status = m.group("R") or m.group("R_inline")
         if r_status in ("0", "1", "2"):
             out.append(Candidate("margin", m.start(), m.end(), f"R{r_status}", rank=0))
-    # stand-alone M ("cM0", "M1") and N ("pN0") written apart from T
-    for m in re.finditer(r"(?<![A-Za-z0-9])(?P<p>yp|p|c)?(?P<k>[MN])\s?(?P<v>[0-3x](?:mi|[a-c])?)"
-                         r"(?![A-Za-z0-9])", text):  # fmt: skip
-        if m.group("k") == "M" and m.group("v")[0] in "01x":
-            out.append(Candidate("m_alone", m.start(), m.end(), m.group("v").lower()))
-        elif m.group("k") == "N" and m.group("p"):
-            out.append(Candidate("n_alone", m.start(), m.end(), m.group("v").lower()))
     return out
 
 
@@ -193,8 +189,10 @@ _SIZE_RE = re.compile(
     + r"|(?<![\d,.])" + _NUM + _UNIT
     + r"\s+(?P<axis>de (?:plus )?grand(?:e)? (?:axe|diametre|dimension)"
     r"|de grand axe)"
-    + r"|(?P<lesion>(?:tumeur|lesion|masse|formation)\b[^.;:\n\d]{0,45}?\bde\s+" + _NUM + _UNIT
+    + r"|(?P<lesion>(?:tumeur|lesion|masse|formation|nodule)\b[^.;:\n\d]{0,45}?\bde\s+"
+    + _NUM + _UNIT
     + r"(?!\s*(?:x|×)))"
+    + r"|(?<=, )(?P<appos>" + _NUM + _UNIT + r")(?=\s*(?:[,;)]|\.(?:\s|$)|$))"
     + r"|(?P<dims>(?<![\d,.])" + _NUM + r"\s*(?:x|×)\s*" + _NUM + r"(?:\s*(?:x|×)\s*" + _NUM
     + r")?" + _UNIT + r")"
 )  # fmt: skip
@@ -236,7 +234,7 @@ def _size(low: str) -> list[Candidate]:
             rank = 0
         elif m.group("dims"):
             rank = 3
-        elif m.group("lesion"):
+        elif m.group("lesion") or m.group("appos"):
             rank = 2
         else:
             rank = 1
@@ -252,7 +250,7 @@ _POS_WORD = r"(?:metastatiques?|envahis?|positifs?|atteints?|tumoraux|metastases
 _NODES_RE = re.compile(
     r"(?P<a>" + _INT + r")\s*n\s*\+\s*/\s*(?P<b>\d+)"
     r"|(?P<c>" + _INT + r")\s+ganglions?(?:\s*\(s\))?(?:\s+lymphatiques?)?\s+" + _POS_WORD
-    + r"(?:\s*\(s\))?\s+sur\s+(?P<d>\d+)"
+    + r"(?:\s*\(s\))?(?:\s+sur\s+|\s*/\s*)(?P<d>\d+)"
     r"|(?P<e>\d+)\s+ganglions?(?:\s+lymphatiques?)?\s+(?:examines|preleves|isoles|analyses"
     r"|retrouves|identifies)(?:\s*[,;:]\s*|\s+)(?:dont|avec)\s+(?P<f>" + _INT + r")\s+"
     r"(?:" + _POS_WORD + r"|micrometastatiques?|siege d'une (?:micro)?metastase)"
@@ -268,6 +266,8 @@ _NODES_RE = re.compile(
     r"(?:tous\s+)?(?:indemnes|negatifs)"
     r"|(?:ganglions?|curage)(?:\s+(?:sentinelles?|axillaires?|regionaux|du curage))?\s*:\s*"
     r"(?P<o>\d+)\s*/\s*(?P<p>\d+)(?!\s*(?:biopsies|carottes))"
+    r"|(?:micro)?metastases?\b[^.;\n]{0,40}?\bsur\s+(?P<s>\d+|un)\s+ganglions?"
+    r"(?:\s+\w+)?\s*/\s*(?P<t>\d+)"
     r"|(?P<q>\d+)\s*/\s*(?P<r>\d+)\s+ganglions?(?:\s+\w+)?\s*(?:\(s\))?\s*"
     r"(?:du compartiment \w+|obturateurs?|sentinelles?|axillaires?|regionaux|examines)?"
 )  # fmt: skip
@@ -300,6 +300,8 @@ def _nodes(low: str) -> list[Candidate]:
             pos, exam = 0, int(g["n"])
         elif g["o"] is not None:
             pos, exam = int(g["o"]), int(g["p"])
+        elif g["s"] is not None:
+            pos, exam = _int(g["s"]), int(g["t"])
         elif g["q"] is not None:
             pos, exam = int(g["q"]), int(g["r"])
         if pos is None or exam is None or pos > exam or exam == 0 or exam > 150:
@@ -592,6 +594,86 @@ def _gleason(low: str) -> list[Candidate]:
     return out
 
 
+# --------------------------------------------------------------------------------------
+# Histological subtypes named after words between the generic term and the subtype
+# ("carcinome épidermoïde infiltrant non kératinisant", "adénocarcinome gastrique de type
+# intestinal", "astrocytome IDH-muté, grade 3"); skin regions
+# --------------------------------------------------------------------------------------
+
+
+def _subtype_pairs() -> list[tuple[str, str, str, str]]:
+    """(generic term, modifier, generic code, subtype code) from the lexicon: a subtype term
+    that is a generic term of the same behaviour followed by a modifier."""
+    generic = {fold(t): code for code, terms in MORPHOLOGY_TERMS.items() for t in terms}
+    pairs = set()
+    for code, terms in MORPHOLOGY_TERMS.items():
+        for term in map(fold, terms):
+            for head, head_code in generic.items():
+                if (head_code != code and head_code[-2:] == code[-2:]
+                        and term.startswith(head + " ")):  # fmt: skip
+                    pairs.add((head, term[len(head) + 1 :], head_code, code))
+    return sorted(pairs, key=lambda x: (-len(x[0]), -len(x[1]), x))
+
+
+def _words(term: str) -> str:
+    return r"\s+".join(re.escape(w) for w in term.split())
+
+
+_SUBTYPE_PAIRS = _subtype_pairs()
+_MORPHOLOGY_WORDINGS = frozenset(fold(t) for terms in MORPHOLOGY_TERMS.values() for t in terms)
+# per generic term: one anchored pattern (up to two words, then the longest modifier)
+_SUBTYPE_HEADS: dict[str, list[tuple[re.Pattern[str], dict[str, tuple[str, str]]]]] = {}
+for _head in sorted({h for h, *_ in _SUBTYPE_PAIRS}, key=len, reverse=True):
+    _mods = {m: (g, c) for h, m, g, c in _SUBTYPE_PAIRS if h == _head}
+    _pattern = re.compile(
+        rf"{_words(_head)}(?:,?\s+[a-z0-9'-]+){{0,2}}?,?\s+(?P<mod>"
+        + "|".join(_words(m) for m in sorted(_mods, key=len, reverse=True))
+        + r")(?![a-z])"
+    )
+    _SUBTYPE_HEADS.setdefault(_head.split()[0], []).append((_pattern, _mods))
+_SUBTYPE_START = re.compile(
+    r"(?<![a-z])(?:"
+    + "|".join(sorted(map(re.escape, _SUBTYPE_HEADS), key=len)[::-1])
+    + r")(?![a-z])"
+)
+_GRADED_HEADS = {fold(t): code for code in GRADED_SUBTYPES for t in MORPHOLOGY_TERMS.get(code, ())}
+_GRADED_RE = re.compile(
+    r"(?<![a-z])(?P<head>" + "|".join(_words(h) for h in sorted(_GRADED_HEADS, key=len)[::-1])
+    + r")(?![a-z])[^.;:\n]{0,40}?\bgrade\s*(?:oms\s*|who\s*)?:?\s*(?P<g>iv|iii|ii|i|[1-4])\b"
+)  # fmt: skip
+_SKIN_TERMS = {fold(t): code for code, terms in SKIN_REGIONS.items() for t in terms}
+_SKIN_RE = re.compile(
+    r"(?<![a-z-])(?:"
+    + "|".join(_words(t) for t in sorted(_SKIN_TERMS, key=len)[::-1])
+    + r")(?![a-z-])"
+)
+
+
+def _subtypes(low: str) -> list[Candidate]:
+    out: list[Candidate] = []
+    for start in _SUBTYPE_START.finditer(low):
+        for pattern, mods in _SUBTYPE_HEADS[start.group(0)]:
+            m = pattern.match(low, start.start())
+            # a contiguous lexicon term is the histology matcher's already
+            if m is not None and re.sub(r"\s+", " ", m.group(0)) not in _MORPHOLOGY_WORDINGS:
+                head_code, code = mods[re.sub(r"\s+", " ", m.group("mod"))]
+                out.append(Candidate("subtype", m.start(), m.end(), (head_code, code)))
+    if _GRADED_HEADS:
+        for m in _GRADED_RE.finditer(low):
+            head_code = _GRADED_HEADS[re.sub(r"\s+", " ", m.group("head"))]
+            graded = GRADED_SUBTYPES[head_code].get(_ROMAN[m.group("g")])
+            if graded is not None:
+                out.append(Candidate("subtype", m.start(), m.end(), (head_code, graded)))
+    return out
+
+
+def _skin(low: str) -> list[Candidate]:
+    return [
+        Candidate("skin", m.start(), m.end(), _SKIN_TERMS[re.sub(r"\s+", " ", m.group(0))])
+        for m in _SKIN_RE.finditer(low)
+    ]
+
+
 def find_candidates(text: str, low: str) -> list[Candidate]:
     """Every candidate mention in ``text`` (``low`` = ``fold(text)``)."""
     found: list[Candidate] = []
@@ -608,4 +690,6 @@ def find_candidates(text: str, low: str) -> list[Candidate]:
     found += _pdl1(low)
     found += _genes(text, low)
     found += _gleason(low)
+    found += _subtypes(low)
+    found += _skin(low)
     return found

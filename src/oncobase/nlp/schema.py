@@ -91,7 +91,7 @@ def preprocess(text: str) -> str:
     return text
 
 
-_RESIZING = frozenset("œŒæÆ\r")
+_RESIZING = re.compile("[œŒæÆ\r]")
 
 
 def preprocess_with_map(text: str) -> tuple[str, list[int] | None]:
@@ -100,7 +100,7 @@ def preprocess_with_map(text: str) -> tuple[str, list[int] | None]:
     ``mapping[i]`` is the offset in ``text`` of the character at ``i`` in the result, with one
     more entry for the end (``len(text)``); None when offsets are unchanged (the usual case).
     """
-    simple = not any(ch in _RESIZING for ch in text)
+    simple = _RESIZING.search(text) is None
     joins = ("dicap" in text or "odification" in text) and _ADICAP_RE.search(
         text.translate(_PRE_TABLE)
     )

@@ -34,7 +34,7 @@ _HEADERS: tuple[tuple[str, str], ...] = (
     ("specimen", r"prelevements?(?: recus?| adresses?)?|nature du prelevement|materiel adresse"
      r"|materiel recu|prlvt|type de prelevement|nous avons recu|piece operatoire|echantillon"),
     ("macroscopy", r"macroscopie|examen macroscopique|description macroscopique|macro"),
-    ("microscopy", r"microscopie|examen microscopique|examen histologique|histologie|histo"
+    ("microscopy", r"microscopie|examen microscopique|examen histologique|histologie|histo|micro"
      r"|a l'examen histologique|description microscopique|etude histologique"),
     ("synoptic", r"compte rendu standardise[^\n:]*|cr standardise[^\n:]*|compte-rendu standardise"
      r"[^\n:]*|donnees minimales[^\n:]*|fiche standardisee[^\n:]*"),
