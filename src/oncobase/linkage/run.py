@@ -8,10 +8,13 @@
   hash per row, not a relink.
 * A **full** run (no model yet, or ``incremental=False``) trains the model on every stored
   record and rebuilds the index (ids kept by :func:`assign_person_ids`).
-* An **incremental** run (a model exists) decrypts the sealed features once, finds with
-  DuckDB semi-joins, rule by rule, the stored records that share a blocking key of the
-  stored model with a new record (the candidates), takes every record of the candidates'
-  persons, scores only new×stored and new×new pairs with the stored model (no training)
+* An **incremental** run (a model exists) finds, with DuckDB semi-joins on the keyed
+  blocking tokens (:mod:`oncobase.linkage.tokens`), rule by rule, the stored records that
+  share a blocking key of the stored model with a new record (the candidates), takes every
+  record of the candidates' persons, decrypts only the features batches that hold them
+  (a vault without tokens: every batch, exact semi-joins on the clear features, then its
+  tokens are built), scores only new×stored and new×new pairs with the stored model (no
+  training)
   and writes only the index rows that are new or whose person id changed. Clerical
   decisions that contradict the index (a non-match inside one person, a match across two)
   pull their persons in: a person holding a non-match pair is relinked and split.
@@ -37,9 +40,26 @@ from oncobase.config import Settings
 from oncobase.keys import ensure_key
 from oncobase.linkage.index import assign_person_ids
 from oncobase.linkage.link import DECISIONS_SCHEMA, LinkResult, Progress, link_features
-from oncobase.linkage.model import Thresholds, settings_from_json, settings_to_json
+from oncobase.linkage.model import (
+    Thresholds,
+    build_settings,
+    settings_from_json,
+    settings_to_json,
+)
 from oncobase.linkage.normalise import INPUT_COLUMNS, normalise_identities, problem_counts
-from oncobase.linkage.vault import RunRecord, Vault
+from oncobase.linkage.tokens import (
+    BLOCKING_TABLE,
+    SLOT_TABLE,
+    Slot,
+    candidate_sql,
+    compute_tokens,
+    ensure_blocking_key,
+    rule_slots,
+    slots_match,
+    token_ddl,
+)
+from oncobase.linkage.tokens import key_id as token_key_id
+from oncobase.linkage.vault import BATCH_ROWS, RunRecord, Vault
 from oncobase.logging import get_logger
 
 log = get_logger(__name__)
@@ -182,6 +202,46 @@ def _decisions(vault: Vault) -> pa.Table:
     ).cast(DECISIONS_SCHEMA)
 
 
+def _involved_index_rows(vault: Vault, cand_keys: pa.Table, new_keys: pa.Table) -> pa.Table:
+    """Index rows (source, local_id, person_id, split) of every person that holds a
+    candidate or a new record's earlier version, or that a clerical decision contradicts
+    (``split``: the person holds a non-match pair and is relinked from its records)."""
+    vault.con.register("_cand", cand_keys.select(list(_KEY)))
+    vault.con.register("_new", new_keys)
+    try:
+        persons = vault.con.sql(
+            """
+            WITH dec AS (
+              SELECT d.decision, a.person_id AS pa, b.person_id AS pb
+              FROM linkage__decisions d
+              JOIN linkage__person_index a ON a.source = d.source_l
+                   AND a.local_id = d.record_id_l
+              JOIN linkage__person_index b ON b.source = d.source_r
+                   AND b.local_id = d.record_id_r
+            ), involved AS (
+              SELECT i.person_id, false AS split FROM linkage__person_index i
+              SEMI JOIN _cand c ON c.source = i.source AND c.record_id = i.local_id
+              UNION ALL
+              SELECT i.person_id, false FROM linkage__person_index i
+              SEMI JOIN _new c ON c.source = i.source AND c.record_id = i.local_id
+              UNION ALL SELECT pa, true FROM dec WHERE decision = 'non-match' AND pa = pb
+              UNION ALL SELECT pa, false FROM dec WHERE decision = 'match' AND pa <> pb
+              UNION ALL SELECT pb, false FROM dec WHERE decision = 'match' AND pa <> pb
+            )
+            SELECT person_id, bool_or(split) AS split FROM involved GROUP BY person_id
+            """
+        ).to_arrow_table()
+        vault.con.register("_persons", persons)
+        previous: pa.Table = vault.con.sql(
+            "SELECT i.source, i.local_id, i.person_id, p.split FROM linkage__person_index i "
+            "JOIN _persons p USING (person_id)"
+        ).to_arrow_table()
+    finally:
+        for name in ("_cand", "_new", "_persons"):
+            vault.con.unregister(name)
+    return previous
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Increment:
     union: pa.Table  # features: involved stored records, then the new records
@@ -191,11 +251,19 @@ class _Increment:
 
 
 def _increment_inputs(
-    vault: Vault, existing: pa.Table, new: pa.Table, *, rules: list[str], dedupe: bool
+    vault: Vault,
+    existing: pa.Table,
+    new: pa.Table,
+    *,
+    rules: list[str],
+    dedupe: bool,
+    involved: tuple[int, pa.Table] | None = None,
 ) -> _Increment:
     """The records an increment relinks: the new ones and every record of the persons that
     a new record may join, that a new record updates, or that a clerical decision
-    contradicts."""
+    contradicts. ``involved``: (number of candidates, index rows of the involved persons)
+    when the blocking tokens found them already (``existing`` then holds only the latest
+    version of those persons' records)."""
     con = duckdb.connect()
     try:
         con.register("e_all", _with_pos(existing))
@@ -208,44 +276,16 @@ def _increment_inputs(
             stored = "e"
         else:
             stored = "e_all"
-        candidates = _candidate_positions(con, rules, existing=stored, new="n")
-        con.register("cand", candidates)
-        cand_keys = con.sql(
-            f"SELECT e.source, e.record_id FROM {stored} e SEMI JOIN cand USING (_pos)"
-        ).to_arrow_table()
-        vault.con.register("_cand", cand_keys)
-        vault.con.register("_new", new.select(list(_KEY)))
-        try:
-            persons = vault.con.sql(
-                """
-                WITH dec AS (
-                  SELECT d.decision, a.person_id AS pa, b.person_id AS pb
-                  FROM linkage__decisions d
-                  JOIN linkage__person_index a ON a.source = d.source_l
-                       AND a.local_id = d.record_id_l
-                  JOIN linkage__person_index b ON b.source = d.source_r
-                       AND b.local_id = d.record_id_r
-                ), involved AS (
-                  SELECT i.person_id, false AS split FROM linkage__person_index i
-                  SEMI JOIN _cand c ON c.source = i.source AND c.record_id = i.local_id
-                  UNION ALL
-                  SELECT i.person_id, false FROM linkage__person_index i
-                  SEMI JOIN _new c ON c.source = i.source AND c.record_id = i.local_id
-                  UNION ALL SELECT pa, true FROM dec WHERE decision = 'non-match' AND pa = pb
-                  UNION ALL SELECT pa, false FROM dec WHERE decision = 'match' AND pa <> pb
-                  UNION ALL SELECT pb, false FROM dec WHERE decision = 'match' AND pa <> pb
-                )
-                SELECT person_id, bool_or(split) AS split FROM involved GROUP BY person_id
-                """
+        if involved is None:
+            candidates = _candidate_positions(con, rules, existing=stored, new="n")
+            con.register("cand", candidates)
+            cand_keys = con.sql(
+                f"SELECT e.source, e.record_id FROM {stored} e SEMI JOIN cand USING (_pos)"
             ).to_arrow_table()
-            vault.con.register("_persons", persons)
-            previous = vault.con.sql(
-                "SELECT i.source, i.local_id, i.person_id, p.split FROM linkage__person_index i "
-                "JOIN _persons p USING (person_id)"
-            ).to_arrow_table()
-        finally:
-            for name in ("_cand", "_new", "_persons"):
-                vault.con.unregister(name)
+            n_candidates = candidates.num_rows
+            previous = _involved_index_rows(vault, cand_keys, new.select(list(_KEY)))
+        else:
+            n_candidates, previous = involved
         con.register("prev", previous)
         # Positions only (the key columns are scanned, not every feature), then one take.
         chosen = con.sql(
@@ -268,9 +308,11 @@ def _increment_inputs(
     )
     union = pa.concat_tables([stored_part, new], promote_options="default")
     counts = {
-        "candidates": candidates.num_rows,
-        "involved_persons": persons.num_rows,
-        "split_persons": int(pc.sum(persons["split"]).as_py() or 0),
+        "candidates": n_candidates,
+        "involved_persons": int(pc.count_distinct(previous["person_id"]).as_py()),
+        "split_persons": int(
+            pc.count_distinct(previous.filter(previous["split"])["person_id"]).as_py()
+        ),
         "relinked_records": union.num_rows,
     }
     return _Increment(
@@ -317,7 +359,7 @@ def link_into_vault(
                 run_id=last.run_id, kind="unchanged", counts={"records": records.num_rows}
             )
         say("normalising identities")
-        records = _latest_per_record(records)
+        records = _rechunked(_latest_per_record(records))
         fingerprints = _fingerprints(records, _fingerprint_secret(settings))
         fresh, known = _fresh_records(vault, records, fingerprints)
         updated = known.filter(fresh)
@@ -329,18 +371,46 @@ def link_into_vault(
             "SELECT count(*), coalesce(sum(n_rows), 0) FROM vault__batches WHERE kind = 'features'"
         ).fetchall()[0]
         registered = vault.con.execute("SELECT count(*) FROM linkage__records").fetchall()[0][0]
-        existing = vault.get("features") if n_batches else None
-        lap("decrypt")
-        use_increment = last is not None and existing is not None and incremental is not False
+        want_increment = last is not None and n_batches > 0 and incremental is not False
         decisions = _decisions(vault)
-        if use_increment and new.num_rows == 0 and not _decisions_contradict_index(vault):
+        if want_increment and new.num_rows == 0 and not _decisions_contradict_index(vault):
             return RunSummary(
                 run_id=last.run_id if last else run_id,
                 kind="unchanged",
                 counts={"records": records.num_rows, "new_records": 0},
             )
+        model = settings_from_json(last.model_json) if want_increment and last else None
+        rules = [
+            _rule_text(r)
+            for r in (model or build_settings())["blocking_rules_to_generate_predictions"]
+        ]
+        slots = rule_slots(rules)
+        token_key = ensure_blocking_key(settings)
+        new = new.append_column("_batch_id", _batch_ids(load_id, new.num_rows))
+        new_tokens = _tokens(vault, new, slots, token_key) if slots is not None else None
+        lap("tokens")
+        token_counts: dict[str, int] = {}
+        tokened: pa.Table | None = None  # stored features chosen through the tokens
+        involved: pa.Table | None = None  # index rows of their persons
+        if (
+            want_increment
+            and slots is not None
+            and new_tokens is not None
+            and _tokens_ready(vault, slots, token_key, registered)
+        ):
+            tokened, involved, token_counts = _features_through_tokens(
+                vault, new, new_tokens, slots
+            )
+            existing = tokened
+        else:
+            existing = vault.get("features", with_batch=True) if n_batches else None
+        token_counts["decrypted_batches"] = vault.decrypted_batches
+        token_counts["feature_batches"] = int(n_batches)
+        lap("decrypt")
+        use_increment = want_increment and existing is not None
         say("sealing identities into the vault")
         vault.put(incoming, kind="identity", load_id=load_id)
+        new = new.drop_columns(["_batch_id"])
         vault.put(new, kind="features", load_id=load_id)
         vault.upsert_table(
             "linkage__records",
@@ -358,18 +428,18 @@ def link_into_vault(
         )
         lap("seal")
         result: LinkResult
-        if use_increment and last is not None and existing is not None:
+        if use_increment and last is not None and existing is not None and model is not None:
             thresholds = thresholds or Thresholds(**json.loads(last.thresholds_json))
-            model = settings_from_json(last.model_json)
-            rules = [_rule_text(r) for r in model["blocking_rules_to_generate_predictions"]]
             step = _increment_inputs(
                 vault,
-                existing,
+                existing.drop_columns(["_batch_id"]),
                 new,
                 rules=rules,
-                dedupe=stored_rows != registered,
+                dedupe=tokened is None and stored_rows != registered,
+                involved=None if involved is None else (token_counts["token_candidates"], involved),
             )
-            del existing
+            untokened = existing if tokened is None else None  # an older vault's features
+            del existing, tokened
             lap("candidates")
             result = link_features(
                 step.union,
@@ -402,13 +472,33 @@ def link_into_vault(
             vault.upsert_table(
                 "linkage__review", _with_run(result.review, run_id), _REVIEW, key="pair_id"
             )
+            lap("index")
+            if untokened is None and new_tokens is not None:
+                vault.upsert_table(
+                    BLOCKING_TABLE,
+                    new_tokens,
+                    ", ".join(new_tokens.column_names),
+                    key="source, record_id",
+                    replaces=incoming.select(list(_KEY)).filter(updated),
+                )
+            elif slots is not None and untokened is not None:  # an older vault: build them
+                _rebuild_tokens(vault, untokened, new_tokens, slots, token_key)
+            del untokened
+            lap("tokens")
         else:
-            everything = _latest_per_record(
-                new
-                if existing is None
-                else pa.concat_tables([existing, new], promote_options="default")
+            with_batches = _latest_per_record(
+                pa.concat_tables(
+                    [
+                        *([] if existing is None else [existing]),
+                        new.append_column("_batch_id", _batch_ids(load_id, new.num_rows)),
+                    ],
+                    promote_options="default",
+                )
             )
+            existing_stored = existing
             del existing
+            everything = with_batches.drop_columns(["_batch_id"])
+            del with_batches
             result = link_features(
                 everything,
                 thresholds=thresholds,
@@ -428,6 +518,26 @@ def link_into_vault(
                 "source, local_id, person_id, run_id",
             )
             vault.replace_table("linkage__review", _with_run(result.review, run_id), _REVIEW)
+            lap("index")
+            trained_rules = [
+                _rule_text(r) for r in result.model["blocking_rules_to_generate_predictions"]
+            ]
+            kept_slots = rule_slots(trained_rules)
+            if kept_slots is not None:  # the new records' tokens are computed already
+                _rebuild_tokens(
+                    vault,
+                    existing_stored,
+                    new_tokens if kept_slots == slots else None,
+                    kept_slots,
+                    token_key,
+                    also=None
+                    if kept_slots == slots
+                    else new.append_column("_batch_id", _batch_ids(load_id, new.num_rows)),
+                )
+            else:
+                vault.con.execute(f"DELETE FROM {SLOT_TABLE}")
+            del existing_stored
+            lap("tokens")
         indexed, persons = vault.con.execute(
             "SELECT count(*), count(DISTINCT person_id) FROM linkage__person_index"
         ).fetchall()[0]
@@ -435,6 +545,7 @@ def link_into_vault(
         counts = {
             **result.counts,
             **counts_extra,
+            **token_counts,
             "linked_records": result.counts["records"],
             "records": int(indexed),
             "persons": int(persons),
@@ -461,6 +572,125 @@ def link_into_vault(
         seconds=seconds,
         timings=timings,
     )
+
+
+def _batch_ids(load_id: str, n: int) -> pa.Array:
+    """The features batch id of each of ``n`` rows sealed by ``Vault.put`` in one load."""
+    names = np.array(
+        [Vault.batch_id("features", load_id, k) for k in range(max(1, -(-n // BATCH_ROWS)))],
+        dtype=object,
+    )
+    return pa.array(names[np.arange(n) // BATCH_ROWS], pa.string())
+
+
+def _rechunked(table: pa.Table, rows: int = 4096) -> pa.Table:
+    """The same rows in chunks of ``rows`` (zero-copy): DuckDB scans an Arrow table one
+    thread per record batch, so a single large chunk would run on one core."""
+    return pa.Table.from_batches(table.to_batches(max_chunksize=rows), schema=table.schema)
+
+
+def _tokens(vault: Vault, features: pa.Table, slots: list[Slot], key: bytes) -> pa.Table:
+    """Blocking tokens of ``features`` (with their ``_batch_id``), computed in DuckDB."""
+    vault.con.register("_tok_in", _rechunked(features))
+    try:
+        return compute_tokens(vault.con, "_tok_in", slots, key=key, extra="t._batch_id AS batch_id")
+    finally:
+        vault.con.unregister("_tok_in")
+
+
+def _tokens_ready(vault: Vault, slots: list[Slot], key: bytes, registered: int) -> bool:
+    """Whether the vault holds tokens of ``slots`` under ``key`` for every stored record."""
+    exists = vault.con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [BLOCKING_TABLE]
+    ).fetchall()[0][0]
+    if not exists or not slots_match(vault.con, slots, key):
+        return False
+    held = vault.con.execute(f"SELECT count(*) FROM {BLOCKING_TABLE}").fetchall()[0][0]
+    return bool(held == registered)
+
+
+def _rebuild_tokens(
+    vault: Vault,
+    stored: pa.Table | None,
+    new_tokens: pa.Table | None,
+    slots: list[Slot],
+    key: bytes,
+    *,
+    also: pa.Table | None = None,
+) -> None:
+    """Replace the token table with the tokens of the latest version of every record of
+    ``stored`` and ``also`` (features with ``_batch_id``), and ``new_tokens`` (computed
+    already; they replace a stored version's)."""
+    parts = [
+        _tokens(vault, _latest_per_record(t), slots, key)
+        for t in (stored, also)
+        if t is not None and t.num_rows
+    ]
+    if new_tokens is not None:
+        parts.append(new_tokens)
+    schema = parts[0].schema if parts else None
+    tokens = pa.concat_tables([p.cast(schema) for p in parts]) if schema else None
+    if tokens is not None and len(parts) > 1:  # the last version of each record wins
+        con = duckdb.connect()
+        try:
+            con.register("t", _with_pos(tokens))
+            tokens = con.sql(
+                "SELECT * EXCLUDE (_pos) FROM t QUALIFY row_number() OVER "
+                "(PARTITION BY source, record_id ORDER BY _pos DESC) = 1"
+            ).to_arrow_table()
+        finally:
+            con.close()
+    if tokens is None:
+        return
+    vault.con.execute("BEGIN TRANSACTION")
+    try:
+        vault.con.execute(token_ddl(slots))
+        vault.con.register("_tok", tokens)
+        vault.con.execute(f"INSERT INTO {BLOCKING_TABLE} SELECT * FROM _tok")
+        vault.con.unregister("_tok")
+        vault.con.execute(f"DELETE FROM {SLOT_TABLE}")
+        vault.con.executemany(
+            f"INSERT INTO {SLOT_TABLE} VALUES (?, ?, ?, ?, ?)",
+            [[i, s.rule, s.side, s.column, token_key_id(key)] for i, s in enumerate(slots)],
+        )
+        vault.con.execute("COMMIT")
+    except duckdb.Error:
+        vault.con.execute("ROLLBACK")
+        raise
+
+
+def _features_through_tokens(
+    vault: Vault, new: pa.Table, new_tokens: pa.Table, slots: list[Slot]
+) -> tuple[pa.Table, pa.Table, dict[str, int]]:
+    """The stored features an increment needs, found through the blocking tokens: the
+    candidates (a token equal to a new record's, rule by rule), every record of their
+    persons and of the persons a new record updates or a decision contradicts. Only the
+    features batches holding one of them are decrypted; the rows are their latest
+    versions (``_batch_id`` kept)."""
+    vault.con.register("_ntok", new_tokens)
+    try:
+        cand = vault.con.sql(candidate_sql(slots, "_ntok")).to_arrow_table()
+    finally:
+        vault.con.unregister("_ntok")
+    previous = _involved_index_rows(vault, cand, new.select(list(_KEY)))
+    vault.con.register("_prev", previous)
+    try:
+        needed = vault.con.sql(
+            f"SELECT t.source, t.record_id, t.batch_id FROM {BLOCKING_TABLE} t "
+            "SEMI JOIN _prev p ON p.source = t.source AND p.local_id = t.record_id"
+        ).to_arrow_table()
+    finally:
+        vault.con.unregister("_prev")
+    batches = pa.table({"batch_id": pc.unique(needed["batch_id"])})
+    counts = {"token_candidates": cand.num_rows}
+    opened = (
+        vault.get("features", batches=batches, with_batch=True, keep=needed)
+        if batches.num_rows
+        else None
+    )
+    if opened is None:
+        return new.schema.empty_table(), previous, counts
+    return opened, previous, counts
 
 
 _REVIEW = "pair_id, source_l, record_id_l, source_r, record_id_r, match_probability, run_id"
