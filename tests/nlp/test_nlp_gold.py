@@ -13,6 +13,7 @@ from oncobase.nlp._eds import get_pipeline
 
 GOLD = Path(__file__).parent / "gold" / "handwritten.json"
 HELDOUT = Path(__file__).parent / "gold" / "heldout.json"
+BLIND = Path(__file__).parent / "gold" / "blind2.json"
 
 
 def _load_hand(path: Path = GOLD) -> tuple[list[str], list[dict[str, Any]]]:
@@ -42,16 +43,27 @@ def test_handwritten_gold() -> None:
     assert second.micro_f1 >= 0.98, second.mismatches
 
 
-def test_heldout_gold_scored_blind() -> None:
-    """40 reports (X01-X40) written by an annotator who never saw the extractor, and never
-    tuned on: the honest estimate. Scored blind at micro-F1 0.920 (25 of 40 fully correct);
-    the floor guards against regressions. Do not tune the extractor on this set: when its
-    errors are fixed, it becomes a tuning set and a new blind set must be written."""
+def test_heldout_gold_tuning_set() -> None:
+    """40 reports (X01-X40) written by an annotator who never saw the extractor. Scored
+    blind at micro-F1 0.920 (25 of 40 fully correct); the general error classes they showed
+    were then fixed (issue #8, unit tests in test_nlp_components.py), so this is now a
+    tuning set: tuned score micro-F1 1.000 (40 of 40). The floor guards against regressions;
+    it is no estimate of unseen reports (see the second blind set, docs/nlp.md)."""
     texts, gold = _load_hand(HELDOUT)
     assert len(texts) == 40
     report = score(extract_reports(texts), gold)
-    assert report.micro_f1 >= 0.90, report.micro_f1
-    assert report.fully_correct >= 24, report.fully_correct
+    assert report.micro_f1 >= 0.99, report.mismatches
+    assert report.fully_correct >= 38, report.mismatches
+
+
+def test_second_blind_set() -> None:
+    """40 reports (Y01-Y40) by another annotator who never saw the extractor, scored once and
+    never tuned on: the honest estimate for unseen reports, micro-F1 0.966 (P 0.981, R 0.952;
+    28 of 40 fully correct). The issue asks for 0.95. Do not tune on this set."""
+    texts, gold = _load_hand(BLIND)
+    assert len(texts) == 40
+    report = score(extract_reports(texts), gold)
+    assert report.micro_f1 >= 0.95, report.micro_f1
 
 
 @pytest.fixture(scope="module")

@@ -82,6 +82,9 @@ NEGATION_PRECEDING = [
     "ne permet pas de retenir",
     "ne permettant pas de retenir",
     "pas de diagnostic de",
+    "sans certitude de",
+    "sans certitude d'",
+    "sans certitude formelle de",
 ]
 HYPOTHESIS_PRECEDING = [
     "évoquant",

@@ -15,7 +15,7 @@ from typing import Any
 
 from oncobase.nlp._eds import Mention, doc_mentions, get_pipeline, longest_intervals
 from oncobase.nlp.parsers import isup_from_gleason
-from oncobase.nlp.schema import GENE_KEYS, empty_result, preprocess_with_map
+from oncobase.nlp.schema import GENE_KEYS, empty_result, fold, preprocess_with_map
 
 __all__ = ["MAX_CHARS", "assemble", "extract_report", "extract_reports"]
 
@@ -101,8 +101,15 @@ def _assemble(mentions: Sequence[Mention]) -> tuple[dict[str, Any], dict[str, Me
     # the best section holding an asserted histology decides (an in-situ conclusion wins
     # over an invasive wording elsewhere)
     best_section = min((_BODY.get(m.section, 4) for m in asserted), default=None)
+    non_invasive = by_kind.get("noninvasive", [])
     invasive = sorted(
-        (m for m in asserted if m.kind.endswith("/3") and _BODY.get(m.section, 4) == best_section),
+        (
+            m
+            for m in asserted
+            if m.kind.endswith("/3")
+            and _BODY.get(m.section, 4) == best_section
+            and not _said_non_invasive(m, non_invasive)
+        ),
         key=lambda m: m.start,
     )
     tnm_mention = _choose_tnm(by_kind)
@@ -142,6 +149,12 @@ def _assemble(mentions: Sequence[Mention]) -> tuple[dict[str, Any], dict[str, Me
         if skin is not None:
             result["topography_icdo3"] = _value(skin)
             ev["topography_icdo3"] = skin
+    if site is None and _is_soft_tissue_sarcoma(morph) and chosen is not None:
+        # a soft-tissue sarcoma: the body region names the soft-tissue subsite ("cuisse" → C49.2)
+        region = _choose_skin(by_kind.get("skin", []), chosen, chosen, None)
+        if region is not None:
+            result["topography_icdo3"] = _soft_tissue_site(region)
+            ev["topography_icdo3"] = region
 
     # -- grade and prostate --------------------------------------------------------------
     gleasons = [m for m in by_kind.get("gleason", []) if _clean(m) and m.section != "header"]
@@ -235,6 +248,33 @@ def _choose_subtype(subtypes: list[Mention], chosen: Mention) -> Mention | None:
     """A subtype named after the chosen generic term (same start, same generic code)."""
     found = [m for m in subtypes if m.start == chosen.start and _value(m)[0] == chosen.kind]
     return max(found, key=lambda m: m.end) if found else None
+
+
+def _said_non_invasive(m: Mention, cues: list[Mention]) -> bool:
+    """A histology followed in its sentence by "non invasif" / "non infiltrant" ("carcinome
+    urothélial papillaire de bas grade non infiltrant"): not an invasive tumour."""
+    return any(c.sentence == m.sentence and 0 <= c.start - m.end <= 40 for c in cues)
+
+
+# skin subsite of a body region → soft-tissue subsite (C49.x); trunk words refined below
+_SOFT_TISSUE = {"C44.0": "C49.0", "C44.1": "C49.0", "C44.2": "C49.0", "C44.3": "C49.0",
+                "C44.4": "C49.0", "C44.5": "C49.6", "C44.6": "C49.1", "C44.7": "C49.2"}  # fmt: skip
+_SOFT_TISSUE_TRUNK = {"thorax": "C49.3", "poitrine": "C49.3", "paroi thoracique": "C49.3",
+                      "region presternale": "C49.3", "abdomen": "C49.4",
+                      "paroi abdominale": "C49.4", "fesse": "C49.5"}  # fmt: skip
+
+
+def _is_soft_tissue_sarcoma(morph: str | None) -> bool:
+    if morph is None or not morph[:4].isdigit():
+        return False
+    code = int(morph[:4])
+    return (8800 <= code <= 8935 or 8990 <= code <= 8991 or 9040 <= code <= 9044
+            or code in (9120, 9540))  # fmt: skip
+
+
+def _soft_tissue_site(region: Mention) -> str:
+    word = " ".join(fold(region.text).split())
+    return _SOFT_TISSUE_TRUNK.get(word) or _SOFT_TISSUE.get(str(_value(region)), "C49.9")
 
 
 def _is_skin_tumour(morph: str | None) -> bool:

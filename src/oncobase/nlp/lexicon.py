@@ -142,6 +142,11 @@ MORPHOLOGY_TERMS: dict[str, tuple[str, ...]] = {
     ),
     "8744/3": ("mélanome acral lentigineux",),
     "8800/3": ("sarcome", "sarcome SAI"),
+    "8802/3": (
+        "sarcome pléomorphe indifférencié",
+        "sarcome indifférencié pléomorphe",
+        "sarcome pléomorphe",
+    ),
     "8936/3": (
         "tumeur stromale gastro-intestinale",
         "tumeur stromale gastrointestinale",
@@ -195,10 +200,30 @@ TOPOGRAPHY_TERMS: dict[str, tuple[str, ...]] = {
     # breast
     "C50.0": ("mamelon", "région mamelonnaire", "plaque aréolo-mamelonnaire"),
     "C50.1": ("région centrale du sein", "région rétro-aréolaire", "rétro-aréolaire"),
-    "C50.2": ("quadrant supéro-interne", "QSI", "quadrant supérieur interne"),
-    "C50.3": ("quadrant inféro-interne", "QII", "quadrant inférieur interne"),
-    "C50.4": ("quadrant supéro-externe", "QSE", "quadrant supérieur externe"),
-    "C50.5": ("quadrant inféro-externe", "QIE", "quadrant inférieur externe"),
+    "C50.2": (
+        "quadrant supéro-interne",
+        "quadrant supérointerne",
+        "QSI",
+        "quadrant supérieur interne",
+    ),
+    "C50.3": (
+        "quadrant inféro-interne",
+        "quadrant inférointerne",
+        "QII",
+        "quadrant inférieur interne",
+    ),
+    "C50.4": (
+        "quadrant supéro-externe",
+        "quadrant supéroexterne",
+        "QSE",
+        "quadrant supérieur externe",
+    ),
+    "C50.5": (
+        "quadrant inféro-externe",
+        "quadrant inféroexterne",
+        "QIE",
+        "quadrant inférieur externe",
+    ),
     "C50.6": ("prolongement axillaire",),
     "C50.8": (
         "union des quadrants externes",
@@ -281,7 +306,13 @@ TOPOGRAPHY_TERMS: dict[str, tuple[str, ...]] = {
     # head and neck
     "C00.9": ("lèvre",),
     "C01.9": ("base de langue", "base de la langue"),
-    "C02.1": ("bord latéral de la langue",),
+    "C02.1": (
+        "bord latéral de la langue",
+        "bord latéral droit de la langue",
+        "bord latéral gauche de la langue",
+        "bord de langue",
+        "bord de la langue",
+    ),
     "C02.9": ("langue mobile", "langue"),
     "C04.9": ("plancher buccal", "plancher de la bouche"),
     "C06.9": ("cavité buccale",),

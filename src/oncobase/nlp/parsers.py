@@ -7,6 +7,7 @@ Pure functions: no spaCy here.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -73,7 +74,7 @@ def isup_from_gleason(primary: int, secondary: int) -> int:
 # --------------------------------------------------------------------------------------
 
 _TNM_RE = re.compile(
-    r"(?<![A-Za-z0-9])(?P<prefix>yp|py|p|c|yc|u|r|rp|a)\s?T\s?(?P<T>is|[0-4][a-d]?(?:mi)?|x|a)"
+    r"(?<![A-Za-z0-9])(?P<prefix>yp|py|p|c|yc|u|r|rp|a)\s?T\s?(?P<T>is|[0-4](?:[a-d][1-3]?)?(?:mi)?|x|a)"
     r"(?:\s*\((?:m|\d+|multi\w*)\))?"
     r"(?:(?:\s*[,;/]\s*|\s+et\s+|\s*-\s*|\s*)(?P<np>yp|p|c|u)?\s?N\s?(?P<N>[0-3x](?:mi|[a-c])?)"
     r"(?:\s*\((?:sn|i\+|i-|mol[+-]|\d+\s*/\s*\d+)\))*(?:\s?\((?P<n_counts>\d+\s*/\s*\d+)\))?)?"
@@ -116,10 +117,11 @@ def _tnm(text: str) -> list[Candidate]:
 
 _GRADE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("na", r"grade\s*(?::\s*)?non (?:evaluable|evalue|applicable)|non gradable"),
-    ("sbr", r"(?:grade\s+)?(?:histopronostique\s+)?(?:de\s+|d')?(?:sbr(?:\s+modifie)?"
-     r"|elston(?:\s*(?:et|-|&)\s*ellis)?|\bee|nottingham|scarff[- ]bloom[- ]richardson)"
-     r"\s*(?:modifie\s*)?:?\s*(?P<v>iii|ii|i|[1-3])\b"),
-    ("sbr_after", r"\bgrade\s+(?P<v>iii|ii|i|[1-3])\s+(?:de\s+|d')?(?:sbr|elston|nottingham)"),
+    ("sbr", r"(?:grade\s+)?(?:histopronostique\s+)?(?:de\s+|d')?\(?(?:sbr(?:\s+modifie)?"
+     r"|elston(?:\s*(?:et|-|&)\s*ellis)?|\bee|nottingham|scarff[- ]bloom[- ]richardson"
+     r"|(?:de la\s+)?fnclcc)\)?\s*(?:modifie\s*)?:?\s*(?P<v>iii|ii|i|[1-3])\b"),
+    ("sbr_after", r"\bgrade\s+(?P<v>iii|ii|i|[1-3])\s+(?:de\s+|d')?(?:(?:la\s+)?\(?fnclcc|sbr"
+     r"|elston|nottingham)"),
     ("figo", r"grade\s+(?:figo|de la figo)\s*:?\s*(?P<v>[1-3])\b|\bde grade\s+(?P<v2>[1-3])\s+"
      r"(?:de la|selon la)\s+figo|\(figo\s+(?P<v3>[1-3])\)|\bfigo\s+grade\s+(?P<v4>[1-3])"),
     ("nuc", r"grade\s+(?:nucleaire\s+|nucleolaire\s+)?(?:isup/oms|oms/isup|isup|de fuhrman"
@@ -138,7 +140,13 @@ _GRADE_PATTERNS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 _GRADE_RE = re.compile("|".join(f"(?P<{k}>{p.replace('(?P<v', f'(?P<{k}_v')})"
                                 for k, p in _GRADE_PATTERNS))  # fmt: skip
-_GRADE_GATE = re.compile(r"grade|differenci|sbr|elston|nottingham|figo|edmondson|\bg[1-4]\b")
+_GRADE_GATE = re.compile(r"grade|differenci|sbr|elston|nottingham|figo|edmondson|fnclcc|\bg[1-4]\b")
+# a two-tier grade of a pre-invasive lesion ("lésion malpighienne intraépithéliale de haut
+# grade", "carcinome in situ associé : oui, de haut grade") is not the tumour's grade
+_PRE_INVASIVE = re.compile(
+    r"(?:dysplasie|\bpin|lesion|neoplasie intra\w*|\bsil|in situ|intra-?epitheliale?s?"
+    r"|\bcin)(?:(?!carcinome)[^.;\n]){0,30}$"
+)
 _DIFF = {"bien": "G1", "moyennement": "G2", "peu": "G3", "tres peu": "G3", "faiblement": "G3",
          "in": "G4", "non ": "G4"}  # fmt: skip
 
@@ -165,8 +173,7 @@ def _grade(low: str) -> list[Candidate]:
             continue
         if value is None:
             continue
-        if kind == "tier" and re.search(r"(?:dysplasie|pin|lesion|neoplasie intra\w*|sil)\s*$",
-                                        low[max(0, m.start() - 30) : m.start()]):  # fmt: skip
+        if kind == "tier" and _PRE_INVASIVE.search(low[max(0, m.start() - 45) : m.start()]):
             continue
         rank = {"diff": 1, "tier": 1, "g": 2, "plain": 3}.get(kind, 0)
         out.append(Candidate("grade", m.start(), m.end(), value, rank=rank))
@@ -179,11 +186,14 @@ def _grade(low: str) -> list[Candidate]:
 
 _UNIT = r"\s*(mm|cm)\b"
 _SIZE_RE = re.compile(
-    r"(?P<histo>taille\s+(?:histologique|microscopique)|dont le plus grand (?:mesure|fait)"
+    r"(?P<histo>taille\s+(?:de\s+la\s+tumeur\s+|tumorale\s+)?\(?(?:histologique|microscopique)\)?"
+    r"|taille (?:de la composante |du contingent )?(?:invasive|infiltrante?)|taille du reliquat"
+    r"(?: tumoral)?|dont le plus grand (?:mesure|fait)"
     r"|plus grand foyer(?: tumoral)?(?: residuel)?\s*(?:mesure|de|:)?|foyers? residuels?"
     r"(?: de| mesurant)?|taille du plus grand foyer residuel|tumeur residuelle de)"
     r"\s*:?\s*(?:de\s+)?" + _NUM + _UNIT
-    + r"|(?P<tumour>taille(?: tumorale)?|tumeur(?: infiltrante)? mesurant|mesurant|mesure"
+    + r"|(?P<tumour>taille (?:de la tumeur|du foyer (?:index|principal|tumoral))|taille"
+    r"(?: tumorale)?|tumeur(?: infiltrante)? mesurant|mesurant|mesure|s'etendant sur|etendue? sur"
     r"|diametre(?: tumoral)?|dimension|grand axe|infiltrant sur|de taille)\s*:?\s*(?:de\s+)?"
     + _NUM + r"(?:\s*(?:x|×)\s*" + _NUM + r")?(?:\s*(?:x|×)\s*" + _NUM + r")?" + _UNIT
     + r"|(?<![\d,.])" + _NUM + _UNIT
@@ -200,7 +210,7 @@ _SIZE_EXCLUDE = re.compile(
     r"breslow|scanner|echograph|mammograph|irm\b|tdm|tep|radiolog|imagerie|ganglion|adenopathie"
     r"|carotte|biopsie|longueur|lit tumoral|fibreux|cicatri|marge|limite|distance|a \d+(?:[.,]\d+)?"
     r"\s*(?:mm|cm) de|fragment|epaisseur|nodule de .* au|piece|pesant|kyste|polype de|colle"
-    r"|exerese (?:cutanee|de peau)|fuseau|lambeau|>\s*$"
+    r"|exerese (?:cutanee|de peau)|fuseau|lambeau|\blobe de|>\s*$"
 )
 _SIZE_AFTER_EXCLUDE = re.compile(
     r"^\s*(?:au scanner|a l'examen|a la palpation|a l'endoscopie|en endoscopie|a l'echo"
@@ -268,6 +278,7 @@ _NODES_RE = re.compile(
     r"(?P<o>\d+)\s*/\s*(?P<p>\d+)(?!\s*(?:biopsies|carottes))"
     r"|(?:micro)?metastases?\b[^.;\n]{0,40}?\bsur\s+(?P<s>\d+|un)\s+ganglions?"
     r"(?:\s+\w+)?\s*/\s*(?P<t>\d+)"
+    r"|(?P<u>" + _INT + r")\s+(?:macro|micro)?metastases?\s*(?:/|sur)\s*(?P<v>\d+)\s+ganglions?"
     r"|(?P<q>\d+)\s*/\s*(?P<r>\d+)\s+ganglions?(?:\s+\w+)?\s*(?:\(s\))?\s*"
     r"(?:du compartiment \w+|obturateurs?|sentinelles?|axillaires?|regionaux|examines)?"
 )  # fmt: skip
@@ -302,6 +313,8 @@ def _nodes(low: str) -> list[Candidate]:
             pos, exam = int(g["o"]), int(g["p"])
         elif g["s"] is not None:
             pos, exam = _int(g["s"]), int(g["t"])
+        elif g["u"] is not None:
+            pos, exam = _int(g["u"]), int(g["v"])
         elif g["q"] is not None:
             pos, exam = int(g["q"]), int(g["r"])
         if pos is None or exam is None or pos > exam or exam == 0 or exam > 150:
@@ -309,10 +322,30 @@ def _nodes(low: str) -> list[Candidate]:
         if re.search(r"biopsies?|carottes?|prelevements?", low[m.end() : m.end() + 15]):
             continue
         out.append(Candidate("nodes", m.start(), m.end(), (pos, exam), rank=0))
+    out.extend(_summed_nodes(low, out))
     for m in re.finditer(r"absence de ganglion|aucun ganglion (?:n'a ete )?(?:identifie|retrouve|"
                          r"preleve|isole)|pas de ganglion (?:identifie|retrouve)",
                          low):  # fmt: skip
         out.append(Candidate("nodes", m.start(), m.end(), None, rank=1))
+    return out
+
+
+def _summed_nodes(low: str, counts: list[Candidate]) -> list[Candidate]:
+    """Sentinel nodes then the completion dissection in one sentence ("ganglion sentinelle :
+    1 macrométastase sur 2 ; au curage complémentaire, 2 ganglions envahis sur 11"): the
+    two groups summed (3/13), preferred to either group alone."""
+    out: list[Candidate] = []
+    for a, b in itertools.pairwise(counts):
+        between = low[a.end : b.start]
+        if (
+            len(between) <= 80
+            and re.search(r"[.\n]", between) is None
+            and re.search(r"\bcurage|\bevidement", between)
+            and re.search(r"sentinel", low[max(0, a.start - 40) : a.end])
+            and re.search(r"\b(?:soit|total|dont)\b", between) is None
+        ):
+            (pa, ea), (pb, eb) = a.value, b.value
+            out.append(Candidate("nodes", a.start, b.end, (pa + pb, ea + eb), rank=-1))
     return out
 
 
@@ -325,11 +358,11 @@ _MARGIN_WORDS: tuple[tuple[str, str], ...] = (
      r" macroscopiquement incomplete|resection macroscopiquement incomplete"),
     ("R0", r"(?:limites?|marges?|berges?|recoupes?|tranches?)(?: de section| d'exerese| de "
      r"resection| chirurgicales?| circonferentielles?| [a-z]+(?:ale|ales|aire|ique|ee)s?)?"
-     r"\s+(?:sont\s+)?(?:saines?|non envahies?"
+     r"\s*:?\s+(?:sont\s+)?(?:saines?|non envahies?"
      r"|indemnes|libres|in sano)|exerese (?:complete|en zone saine)|en zone saine|in sano"
      r"|resection complete|marges? negatives?"),
     ("R1", r"(?:limites?|marges?|berges?|recoupes?|tranches?)(?: de section| d'exerese| de "
-     r"resection| chirurgicales?| circonferentielles?)?\s+(?:(?:est|sont)\s+)?(?:envahies?"
+     r"resection| chirurgicales?| circonferentielles?)?\s*:?\s+(?:(?:est|sont)\s+)?(?:envahies?"
      r"|atteintes?|positives?|tumorales?|au contact)|(?:au )?contact (?:de la |avec la |des )?"
      r"(?:limite|marge|berge|recoupe|tranche)|exerese incomplete|resection incomplete"
      r"|marge nulle|limite (?:profonde |laterale )?(?:tumorale|envahie)"),
@@ -386,12 +419,18 @@ def _receptor(low: str, cue: str, kind: str, stop: str) -> list[Candidate]:
     return out
 
 
+_ISH_NEXT = re.compile(r"\s*(?:(?:s|f|c|dd)?ish|hybridation in situ)\b")
+
+
 def _her2(low: str) -> list[Candidate]:
     out: list[Candidate] = []
     for m in re.finditer(r"(?<![a-z])(?:her\s?-?2(?:/neu)?|c-?erb-?b2|erbb2)(?![a-z0-9])", low):
         window = low[m.end() : m.end() + 160]
         cut = re.search(r"[;\n]|\bki|\bpd-?l1|\bro\b|\brp\b|\bre\b|\.\s", window)
         clause = window[: cut.start()] if cut is not None else window
+        if cut is not None and cut.group(0) == ";" and _ISH_NEXT.match(window, cut.end()):
+            more = re.search(r"[;\n]|\bki|\bpd-?l1|\bro\b|\brp\b|\bre\b|\.\s", window[cut.end() :])
+            clause = window[: cut.end() + more.start()] if more is not None else window
         ihc: str | None = None
         score = re.search(r"(?:score|ihc|immunohistochimie|cotation)?\s*:?\s*(?<![\d,])([0-3])"
                           r"\s*(\+|\s|$|\)|,)", clause)  # fmt: skip
@@ -510,8 +549,35 @@ _VARIANT_RE = re.compile(r"(?<![A-Za-z0-9])(?:p\.\s?)?([ACDEFGHIKLMNPQRSTVWY]\d{
 _WT_AFTER = re.compile(
     r"(?:\s*\([^)]{0,20}\))?[\s:()]*(?:sauvages?|wild[- ]?type|wt\b|non mute|statut sauvage"
     r"|absence de mutation|pas de mutation|negatif|negative|non rearrange"
-    r"|absence de rearrangement|pas de rearrangement|normal)"
+    r"|absence de rearrangement|pas de rearrangement|normal|absence de (?:transcrit de )?fusion"
+    r"|pas de (?:transcrit de )?fusion)"
 )
+# the technique before the result ("ALK : IHC (D5F3) négative")
+_TECHNIQUE = re.compile(r"[\s:]*(?:ihc|fish|ngs|rna-?seq|immunohistochimie)\b")
+# a list of genes sharing one result ("ALK et ROS1 non réarrangés")
+_LIST_TAIL = re.compile(
+    r"(?:\s*(?:,|et|ou|/)\s*(?:egfr|kras|nras|braf|alk|ros-?1|ras)(?![a-z0-9]))+"
+)
+_AMINO = {
+    "ala": "A", "arg": "R", "asn": "N", "asp": "D", "cys": "C", "gln": "Q", "glu": "E",
+    "gly": "G", "his": "H", "ile": "I", "leu": "L", "lys": "K", "met": "M", "phe": "F",
+    "pro": "P", "ser": "S", "thr": "T", "trp": "W", "tyr": "Y", "val": "V", "ter": "*",
+}  # fmt: skip
+_AA3 = "|".join(a.capitalize() for a in _AMINO)
+_VARIANT3_RE = re.compile(
+    rf"p\.\s?\(?({_AA3})(\d{{1,4}})({_AA3}|\*|fs|del|dup)\)?(?![a-z0-9])", re.IGNORECASE
+)
+
+
+def _variant3(text: str) -> str | None:
+    """A three-letter protein variant ("p.(Gly12Cys)") in one-letter form ("G12C")."""
+    m = _VARIANT3_RE.search(text)
+    if m is None:
+        return None
+    last = m.group(3).lower()
+    return f"{_AMINO[m.group(1).lower()]}{m.group(2)}{_AMINO.get(last, last)}"
+
+
 _MUTATION_BEFORE = re.compile(
     r"(?:mutation|variant)(?: pathogene)?(?: activatrice)?(?: (?:de |du gene |d'))?\s*$"
 )
@@ -519,7 +585,10 @@ _FUSION_BEFORE = re.compile(
     r"(?:rearrangement|reamenagement|fusion|translocation)\s+(?:de |du gene |d')?\s*$"
 )
 _FUSION_AFTER = re.compile(r"[\s:()\w]{0,30}?(?:rearrang|reamenag|fusion|positi|transloqu)")
-_MUTATION_AFTER = re.compile(r"[\s:()]*(?:mute|mutation|variant|p\.|[a-z]\d+[a-z]\b)")
+_MUTATION_AFTER = re.compile(
+    r"[\s:()]*(?:exons?\s+\d+[\s,:]*)?(?:c\.[^\s;]+[\s,]*)?(?:mute|mutation|variant|p\."
+    r"|[a-z]\d+[a-z]\b)"
+)
 
 
 def _genes(text: str, low: str) -> list[Candidate]:
@@ -548,6 +617,14 @@ def _genes(text: str, low: str) -> list[Candidate]:
             r"amplification (?:de |du gene )?(?:l')?\s*$", before
         ):
             continue
+        span_end = m.end() + len(after)
+        tail = _LIST_TAIL.match(low, m.end())
+        if tail is not None and tail.end() < right:
+            # a coordinated list: the result follows the last gene
+            after, span_end = low[tail.end() : right], right
+        technique = _TECHNIQUE.match(after)
+        if technique is not None and _WT_AFTER.match(after, technique.end()):
+            after = after[technique.end() :]
         if neg_before is not None or _WT_AFTER.match(after):
             status = "not rearranged" if fusion_gene else "wild-type"
         elif _MUTATION_BEFORE.search(before):
@@ -562,13 +639,13 @@ def _genes(text: str, low: str) -> list[Candidate]:
             v = _VARIANT_RE.search(after_text[:60]) or _VARIANT_RE.search(
                 text[left : m.start()][-25:]
             )
-            variant = v.group(1) if v else None
+            variant = _variant3(after_text[:60]) or (v.group(1) if v else None)
         if name == "braf" and status == "wild-type":
             variant = None
         targets = ("kras", "nras") if name == "ras" else (name,)
         for target in targets:
             if target in _GENES:
-                out.append(Candidate(target, m.start(), m.end() + len(after),
+                out.append(Candidate(target, m.start(), span_end,
                                      {"status": status, "variant": variant}))  # fmt: skip
     return out
 
@@ -626,7 +703,7 @@ _SUBTYPE_HEADS: dict[str, list[tuple[re.Pattern[str], dict[str, tuple[str, str]]
 for _head in sorted({h for h, *_ in _SUBTYPE_PAIRS}, key=len, reverse=True):
     _mods = {m: (g, c) for h, m, g, c in _SUBTYPE_PAIRS if h == _head}
     _pattern = re.compile(
-        rf"{_words(_head)}(?:,?\s+[a-z0-9'-]+){{0,2}}?,?\s+(?P<mod>"
+        rf"{_words(_head)}(?:,?\s+[a-z0-9'-]+){{0,2}}?(?:,?\s+de\s+type)?,?\s+(?P<mod>"
         + "|".join(_words(m) for m in sorted(_mods, key=len, reverse=True))
         + r")(?![a-z])"
     )
@@ -674,6 +751,25 @@ def _skin(low: str) -> list[Candidate]:
     ]
 
 
+_NON_INVASIVE_RE = re.compile(r"\bnon[- ](?:invasi(?:f|ve)s?|infiltrante?s?)(?![a-z])")
+
+
+# words that make "non infiltrant" describe another component ("carcinome canalaire
+# infiltrant avec composante in situ non infiltrante")
+_OTHER_COMPONENT = re.compile(r"avec|associe|composante|contingent|in situ|\bet\b|\bcis\b|\bdont\b")
+
+
+def _non_invasive(low: str) -> list[Candidate]:
+    """ "non invasif" / "non infiltrant" (the assembler reads it right after a histology)."""
+    if "non" not in low:
+        return []
+    return [
+        Candidate("noninvasive", m.start(), m.end(), True)
+        for m in _NON_INVASIVE_RE.finditer(low)
+        if _OTHER_COMPONENT.search(low, max(0, m.start() - 40), m.start()) is None
+    ]
+
+
 def find_candidates(text: str, low: str) -> list[Candidate]:
     """Every candidate mention in ``text`` (``low`` = ``fold(text)``)."""
     found: list[Candidate] = []
@@ -692,4 +788,5 @@ def find_candidates(text: str, low: str) -> list[Candidate]:
     found += _gleason(low)
     found += _subtypes(low)
     found += _skin(low)
+    found += _non_invasive(low)
     return found

@@ -36,8 +36,8 @@ _HEADERS: tuple[tuple[str, str], ...] = (
     ("macroscopy", r"macroscopie|examen macroscopique|description macroscopique|macro"),
     ("microscopy", r"microscopie|examen microscopique|examen histologique|histologie|histo|micro"
      r"|a l'examen histologique|description microscopique|etude histologique"),
-    ("synoptic", r"compte rendu standardise[^\n:]*|cr standardise[^\n:]*|compte-rendu standardise"
-     r"[^\n:]*|donnees minimales[^\n:]*|fiche standardisee[^\n:]*"),
+    ("synoptic", r"compte[- ]rendu (?:fiche )?standardisee?[^\n:]*|cr standardise[^\n:]*"
+     r"|donnees minimales[^\n:]*|fiche standardisee[^\n:]*"),
     ("immunohistochemistry", r"immunohistochimie|etude immunohistochimique|immunomarquages?"
      r"|ihc(?:/bm)?|l'etude immunohistochimique(?: montre)?|biomarqueurs|marqueurs"
      r"|etude complementaire"),
@@ -86,9 +86,24 @@ def split_sections(text: str) -> list[Section]:
         sections.append(Section("header", 0, head_end, 0))
         if head_end < first:
             sections.append(Section("other", head_end, first, head_end))
+    enclosing = ""
     for i, (hstart, body, name) in enumerate(marks):
         end = marks[i + 1][0] if i + 1 < len(marks) else len(text)
-        sections.append(Section(name, body, end, hstart))
+        line_end = low.find("\n", body, end)
+        if (
+            name == "specimen"
+            and enclosing == "synoptic"
+            and line_end >= 0
+            and low[body:line_end].strip()
+        ):
+            # a one-line "Prélèvement : …" field of a standardised report: the form goes on
+            sections.append(Section(name, body, line_end + 1, hstart))
+            sections.append(Section("synoptic", line_end + 1, end, line_end + 1))
+            continue
+        enclosing = name
+        # a standardised report's title line ("… CANCER DU SEIN (données minimales)") is
+        # administrative: it stays with the section before it
+        sections.append(Section(name, body, end, body if name == "synoptic" else hstart))
     return sections
 
 
