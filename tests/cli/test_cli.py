@@ -36,6 +36,9 @@ def test_init_then_store_info_lists_the_39_omop_tables_and_platform_tables(tmp_p
     init = oncobase(home, "init")
     assert init.returncode == 0, init.stderr
     assert (home / "store.duckdb").is_file()
+    keys = {p.name: p.stat().st_mode & 0o777 for p in (home / "keys").iterdir()}
+    for name in ("vault.key", "pseudonym.key", "blocking.key", "record-fingerprint.key"):
+        assert keys.get(name) == 0o600, (name, keys)  # every linkage key, ready to back up
     info = oncobase(home, "store", "info", "--format", "json")
     assert info.returncode == 0, info.stderr
     payload = json.loads(info.stdout)

@@ -21,7 +21,7 @@ from oncobase.cli._output import console
 from oncobase.cli.synth import synth_command
 from oncobase.cli.web import audit_app, serve_command, users_app
 from oncobase.config import get_settings
-from oncobase.linkage import ensure_pseudonym_key, ensure_vault_key
+from oncobase.linkage import ensure_linkage_keys
 from oncobase.logging import setup_logging
 from oncobase.pipeline import run_pipeline
 from oncobase.store import connect, create_store
@@ -56,12 +56,14 @@ def init() -> None:
     """
     settings = get_settings()
     home = settings.ensure_home()
-    ensure_vault_key(settings)
-    ensure_pseudonym_key(settings)
+    ensure_linkage_keys(settings)
     with connect(settings=settings) as backend:
         result = create_store(backend)
     console.print(f"home:   {home}")
-    console.print(f"keys:   {home / 'keys'} (vault, pseudonyms; 0600, back them up)")
+    console.print(
+        f"keys:   {home / 'keys'} (vault, pseudonyms, blocking tokens, record "
+        "fingerprints; 0600, back them up)"
+    )
     console.print(f"store:  {settings.resolved_store_url} ({result.engine})")
     console.print(f"tables: {len(result.created)} created, {len(result.existing)} already there")
 
@@ -79,8 +81,7 @@ def demo(
     """
     settings = get_settings()
     home = settings.ensure_home()
-    ensure_vault_key(settings)
-    ensure_pseudonym_key(settings)
+    ensure_linkage_keys(settings)
     console.rule("OncoBase demo")
     console.print(f"home: {home}")
     with connect(settings=settings) as backend:

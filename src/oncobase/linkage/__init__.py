@@ -22,6 +22,7 @@ from oncobase.linkage.normalise import INPUT_COLUMNS, normalise_identities
 from oncobase.linkage.run import (
     RunSummary,
     decide,
+    ensure_linkage_keys,
     link_into_vault,
     person_index_table,
     review_pairs,
@@ -41,6 +42,7 @@ __all__ = [
     "assign_person_ids",
     "build_settings",
     "decide",
+    "ensure_linkage_keys",
     "ensure_pseudonym_key",
     "ensure_vault_key",
     "from_source_records",

@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from oncobase.config import Settings
 from oncobase.keys import ensure_key
-from oncobase.linkage.index import assign_person_ids
+from oncobase.linkage.index import assign_person_ids, ensure_pseudonym_key
 from oncobase.linkage.link import DECISIONS_SCHEMA, LinkResult, Progress, link_features
 from oncobase.linkage.model import (
     Thresholds,
@@ -59,7 +59,7 @@ from oncobase.linkage.tokens import (
     token_ddl,
 )
 from oncobase.linkage.tokens import key_id as token_key_id
-from oncobase.linkage.vault import BATCH_ROWS, RunRecord, Vault
+from oncobase.linkage.vault import BATCH_ROWS, RunRecord, Vault, ensure_vault_key
 from oncobase.logging import get_logger
 
 log = get_logger(__name__)
@@ -125,6 +125,15 @@ def _fingerprints(records: pa.Table, secret: str) -> pa.Array:
 
 def _fingerprint_secret(settings: Settings) -> str:
     return ensure_key(settings, "record-fingerprint.key").hex()
+
+
+def ensure_linkage_keys(settings: Settings) -> None:
+    """Create every key of the linkage step (vault, pseudonyms, blocking tokens, record
+    fingerprints) now, so that ``oncobase init`` lists them all for the backup."""
+    ensure_vault_key(settings)
+    ensure_pseudonym_key(settings)
+    ensure_blocking_key(settings)
+    _fingerprint_secret(settings)
 
 
 def _fresh_records(
