@@ -541,11 +541,14 @@ def _plotly_js() -> Path:
 def install_pages(app: FastAPI) -> None:
     """Mount the pages, the static files and the HTML error pages on ``app``."""
     app.include_router(router)
+    from oncobase.share.errors import ShareError
     from oncobase.web.catalogue import router as catalogue_pages
     from oncobase.web.oidc import install_oidc
     from oncobase.web.share import router as share_pages
+    from oncobase.web.share import share_error_page
 
     app.include_router(share_pages)
+    app.add_exception_handler(ShareError, share_error_page)
     app.include_router(catalogue_pages)
 
     install_oidc(app)

@@ -7,12 +7,10 @@ form sent back with a problem is shown again with what was typed and the problem
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from oncobase.api.accounts import CLINICAL_ROLES, SHARE_ROLES, STEWARD_ROLES, Principal, Role
@@ -37,22 +35,14 @@ Many = Annotated[list[str], Form()]
 _VARIABLE_LABELS = {v.name: v.label for v in VARIABLES}
 
 
-class _Refused(Exception):  # noqa: N818  (carries an AccessError to the page renderer)
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    try:
-        yield
-    except ShareError as exc:
-        raise _Refused(status_of(exc), str(exc)) from None
-
-
-def _refused(request: Request, exc: _Refused) -> Response:
-    return render(request, "share_error.html", {"message": str(exc)}, status=exc.status)
+def share_error_page(request: Request, exc: Exception) -> Response:
+    """A refused data-access step (ShareError) as a page, or as JSON under /api: the status
+    says why (403 not yours, 404 unknown, 409 changed meanwhile, 410 expired …). Installed as
+    the app's handler, so a page simply calls the domain function."""
+    assert isinstance(exc, ShareError)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
+    return render(request, "share_error.html", {"message": str(exc)}, status=status_of(exc))
 
 
 def _cohorts(request: Request) -> list[str]:
@@ -145,10 +135,9 @@ def _draft(form: dict[str, Any]) -> workflow.RequestDraft:
 @router.get("/share")
 def share_home(request: Request, principal: Sharer) -> Response:
     ctx, actor = context_of(request), actor_of(principal)
-    with _refusals():
-        items = workflow.list_requests(ctx.operational, actor)
-        permits = workflow.list_permits(ctx.operational, actor)
-        releases = release.list_releases(ctx.operational, actor)
+    items = workflow.list_requests(ctx.operational, actor)
+    permits = workflow.list_permits(ctx.operational, actor)
+    releases = release.list_releases(ctx.operational, actor)
     pending = [
         r
         for r in items
@@ -184,16 +173,13 @@ def submit_request(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        with _refusals():
-            view = workflow.submit_request(
-                share_context(request), actor_of(principal), _draft(form)
-            )
-    except _Refused as exc:
+        view = workflow.submit_request(share_context(request), actor_of(principal), _draft(form))
+    except ShareError as exc:
         return render(
             request,
             "share_request_form.html",
             _form_context(request, form, message=str(exc)),
-            status=exc.status,
+            status=status_of(exc),
         )
     return RedirectResponse(f"/share/requests/{view.request_id}", status_code=303)
 
@@ -203,11 +189,7 @@ def _request_page(
     request: Request, principal: Principal, request_id: int, **extra: Any
 ) -> Response:
     actor = actor_of(principal)
-    try:
-        with _refusals():
-            view = workflow.get_request(context_of(request).operational, actor, request_id)
-    except _Refused as exc:
-        return _refused(request, exc)
+    view = workflow.get_request(context_of(request).operational, actor, request_id)
     members = {view.submitted_by, *view.team}
     can_review = (
         actor.is_steward
@@ -245,15 +227,14 @@ def amend_request(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        with _refusals():
-            workflow.amend_request(
-                share_context(request),
-                actor_of(principal),
-                request_id,
-                _draft(form),
-                comment=comment,
-            )
-    except _Refused as exc:
+        workflow.amend_request(
+            share_context(request),
+            actor_of(principal),
+            request_id,
+            _draft(form),
+            comment=comment,
+        )
+    except ShareError as exc:
         return _request_page(
             request,
             principal,
@@ -261,7 +242,7 @@ def amend_request(
             draft=form,
             message=str(exc),
             comment=comment,
-            status=exc.status,
+            status=status_of(exc),
         )
     return RedirectResponse(f"/share/requests/{request_id}", status_code=303)
 
@@ -280,26 +261,25 @@ def review_request(
     check_csrf(request, csrf_token)
     ctx, actor = share_context(request), actor_of(principal)
     try:
-        with _refusals():
-            if decision == "approve":
-                permit = workflow.approve_request(
-                    ctx, actor, request_id, comment=comment, variables=variables
-                )
-                return RedirectResponse(f"/share/permits/{permit.permit_id}", status_code=303)
-            if decision == "reject":
-                workflow.reject_request(ctx, actor, request_id, comment=comment)
-            elif decision == "changes":
-                workflow.request_changes(ctx, actor, request_id, comment=comment)
-            else:
-                raise workflow.AccessError("choose approve, ask for changes or reject")
-    except _Refused as exc:
+        if decision == "approve":
+            permit = workflow.approve_request(
+                ctx, actor, request_id, comment=comment, variables=variables
+            )
+            return RedirectResponse(f"/share/permits/{permit.permit_id}", status_code=303)
+        if decision == "reject":
+            workflow.reject_request(ctx, actor, request_id, comment=comment)
+        elif decision == "changes":
+            workflow.request_changes(ctx, actor, request_id, comment=comment)
+        else:
+            raise workflow.AccessError("choose approve, ask for changes or reject")
+    except ShareError as exc:
         return _request_page(
             request,
             principal,
             request_id,
             review_message=str(exc),
             comment=comment,
-            status=exc.status,
+            status=status_of(exc),
         )
     return RedirectResponse(f"/share/requests/{request_id}", status_code=303)
 
@@ -307,12 +287,8 @@ def review_request(
 # -- permits, extracts, downloads --------------------------------------------------------------
 def _permit_page(request: Request, principal: Principal, permit_id: int, **extra: Any) -> Response:
     ctx, actor = context_of(request), actor_of(principal)
-    try:
-        with _refusals():
-            permit = workflow.get_permit(ctx.operational, actor, permit_id)
-            extracts = downloads.list_extracts(ctx.operational, actor, permit_id)
-    except _Refused as exc:
-        return _refused(request, exc)
+    permit = workflow.get_permit(ctx.operational, actor, permit_id)
+    extracts = downloads.list_extracts(ctx.operational, actor, permit_id)
     status = int(extra.pop("status", 200))
     return render(
         request,
@@ -341,22 +317,15 @@ def build_extract(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        with _refusals():
-            build_permit_extract(request, principal, permit_id)
-    except _Refused as exc:
-        return _permit_page(request, principal, permit_id, message=str(exc), status=exc.status)
+        build_permit_extract(request, principal, permit_id)
+    except ShareError as exc:
+        return _permit_page(request, principal, permit_id, message=str(exc), status=status_of(exc))
     return RedirectResponse(f"/share/permits/{permit_id}", status_code=303)
 
 
 @router.get("/share/extracts/{extract_id}/download")
 def download_extract(request: Request, extract_id: int, principal: Sharer) -> Response:
-    try:
-        with _refusals():
-            found = downloads.record_download(
-                share_context(request), actor_of(principal), extract_id
-            )
-    except _Refused as exc:
-        return _refused(request, exc)
+    found = downloads.record_download(share_context(request), actor_of(principal), extract_id)
     return FileResponse(found.path, media_type="application/zip", filename=found.filename)
 
 
@@ -365,9 +334,8 @@ def download_extract(request: Request, extract_id: int, principal: Sharer) -> Re
 def releases_page(request: Request, principal: Sharer) -> Response:
     actor = actor_of(principal)
     ops = context_of(request).operational
-    with _refusals():
-        items = release.list_releases(ops, actor)
-        permits = _releasable_permits(ops, actor)
+    items = release.list_releases(ops, actor)
+    permits = _releasable_permits(ops, actor)
     return render(
         request, "share_releases.html", {"releases": items, "permits": permits, "form": {}}
     )
@@ -386,17 +354,16 @@ def submit_release(
     check_csrf(request, csrf_token)
     actor = actor_of(principal)
     try:
-        with _refusals():
-            if not permit_id.strip().isdigit():
-                raise workflow.AccessError("choose the permit the results come from")
-            view = release.submit_release(
-                share_context(request),
-                actor,
-                int(permit_id),
-                title=title,
-                table=release.parse_count_csv(table),
-            )
-    except _Refused as exc:
+        if not permit_id.strip().isdigit():
+            raise workflow.AccessError("choose the permit the results come from")
+        view = release.submit_release(
+            share_context(request),
+            actor,
+            int(permit_id),
+            title=title,
+            table=release.parse_count_csv(table),
+        )
+    except ShareError as exc:
         ops = context_of(request).operational
         return render(
             request,
@@ -407,7 +374,7 @@ def submit_release(
                 "form": {"permit_id": permit_id, "title": title, "table": table},
                 "message": str(exc),
             },
-            status=exc.status,
+            status=status_of(exc),
         )
     return RedirectResponse(f"/share/releases/{view.release_id}", status_code=303)
 
@@ -425,11 +392,7 @@ def _release_page(
     request: Request, principal: Principal, release_id: int, **extra: Any
 ) -> Response:
     actor = actor_of(principal)
-    try:
-        with _refusals():
-            view = release.get_release(context_of(request).operational, actor, release_id)
-    except _Refused as exc:
-        return _refused(request, exc)
+    view = release.get_release(context_of(request).operational, actor, release_id)
     status = int(extra.pop("status", 200))
     can_review = (
         actor.is_steward and view.status == release.PENDING and view.requested_by != actor.username
@@ -445,11 +408,7 @@ def _release_page(
 @router.get("/share/releases/{release_id}")
 def release_page(request: Request, release_id: int, principal: Sharer) -> Response:
     if request.query_params.get("format") == "csv":
-        try:
-            with _refusals():
-                text = release.released_csv(share_context(request), actor_of(principal), release_id)
-        except _Refused as exc:
-            return _refused(request, exc)
+        text = release.released_csv(share_context(request), actor_of(principal), release_id)
         return csv_response(text, f"release_{release_id}.csv")
     return _release_page(request, principal, release_id)
 
@@ -466,19 +425,18 @@ def review_release(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        with _refusals():
-            if decision not in ("approve", "reject"):
-                raise workflow.AccessError("choose approve or reject")
-            release.decide_release(
-                share_context(request),
-                actor_of(principal),
-                release_id,
-                approve=decision == "approve",
-                comment=comment,
-            )
-    except _Refused as exc:
+        if decision not in ("approve", "reject"):
+            raise workflow.AccessError("choose approve or reject")
+        release.decide_release(
+            share_context(request),
+            actor_of(principal),
+            release_id,
+            approve=decision == "approve",
+            comment=comment,
+        )
+    except ShareError as exc:
         return _release_page(
-            request, principal, release_id, message=str(exc), comment=comment, status=exc.status
+            request, principal, release_id, message=str(exc), comment=comment, status=status_of(exc)
         )
     return RedirectResponse(f"/share/releases/{release_id}", status_code=303)
 
@@ -538,17 +496,17 @@ def _optout_change(
     target = principal.person_id if own else person_id
     assert target is not None
     try:
-        with _refusals(), web.store.backend() as backend:
+        with web.store.backend() as backend:
             change = (
                 objections.withdraw_objection
                 if action == "withdraw"
                 else objections.record_objection
             )
             change(share_context(request), actor_of(principal), person_id, backend=backend)
-    except _Refused as exc:
-        if exc.status in (403, 404):
-            return _refused(request, exc)
-        return _optout_page(request, target, own=own, status=exc.status, message=str(exc))
+    except ShareError as exc:
+        if status_of(exc) in (403, 404):
+            return share_error_page(request, exc)
+        return _optout_page(request, target, own=own, status=status_of(exc), message=str(exc))
     return RedirectResponse("/me/optout" if own else f"/patients/{target}/optout", status_code=303)
 
 
