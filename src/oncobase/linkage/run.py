@@ -87,22 +87,30 @@ def _content_id(table: pa.Table) -> str:
     return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24]
 
 
+def _query(sql: str, params: dict[str, Any] | None = None, **tables: pa.Table) -> pa.Table:
+    """``sql`` on the Arrow ``tables`` (registered under their keyword names), in a throwaway
+    in-memory DuckDB."""
+    con = duckdb.connect()
+    try:
+        for name, table in tables.items():
+            con.register(name, table)
+        result: pa.Table = con.sql(sql, params=params).to_arrow_table()
+        return result
+    finally:
+        con.close()
+
+
 def _with_pos(table: pa.Table) -> pa.Table:
     return table.append_column("_pos", pa.array(np.arange(table.num_rows, dtype=np.int64)))
 
 
 def _latest_per_record(table: pa.Table) -> pa.Table:
     """Keep the last row of each (source, record_id)."""
-    con = duckdb.connect()
-    try:
-        con.register("t", _with_pos(table))
-        out = con.sql(
-            "SELECT * EXCLUDE (_pos) FROM t QUALIFY row_number() OVER "
-            "(PARTITION BY source, record_id ORDER BY _pos DESC) = 1 ORDER BY _pos"
-        ).to_arrow_table()
-    finally:
-        con.close()
-    return out
+    return _query(
+        "SELECT * EXCLUDE (_pos) FROM t QUALIFY row_number() OVER "
+        "(PARTITION BY source, record_id ORDER BY _pos DESC) = 1 ORDER BY _pos",
+        t=_with_pos(table),
+    )
 
 
 def _fingerprints(records: pa.Table, secret: str) -> pa.Array:
@@ -111,15 +119,11 @@ def _fingerprints(records: pa.Table, secret: str) -> pa.Array:
         f"coalesce(CAST(t.{c} AS VARCHAR), chr(0))" if c in records.column_names else "chr(0)"
         for c in _FINGERPRINT_COLUMNS
     )
-    con = duckdb.connect()
-    try:
-        con.register("t", records)
-        out = con.sql(
-            f"SELECT sha256($secret || chr(30) || concat_ws(chr(31), {parts})) AS f FROM t",
-            params={"secret": secret},
-        ).to_arrow_table()
-    finally:
-        con.close()
+    out = _query(
+        f"SELECT sha256($secret || chr(30) || concat_ws(chr(31), {parts})) AS f FROM t",
+        {"secret": secret},
+        t=records,
+    )
     return out["f"].combine_chunks()
 
 
@@ -640,15 +644,7 @@ def _rebuild_tokens(
     schema = parts[0].schema if parts else None
     tokens = pa.concat_tables([p.cast(schema) for p in parts]) if schema else None
     if tokens is not None and len(parts) > 1:  # the last version of each record wins
-        con = duckdb.connect()
-        try:
-            con.register("t", _with_pos(tokens))
-            tokens = con.sql(
-                "SELECT * EXCLUDE (_pos) FROM t QUALIFY row_number() OVER "
-                "(PARTITION BY source, record_id ORDER BY _pos DESC) = 1"
-            ).to_arrow_table()
-        finally:
-            con.close()
+        tokens = _latest_per_record(tokens)
     if tokens is None:
         return
     vault.con.execute("BEGIN TRANSACTION")
@@ -706,35 +702,27 @@ _REVIEW = "pair_id, source_l, record_id_l, source_r, record_id_r, match_probabil
 
 
 def _with_run(table: pa.Table, run_id: str) -> pa.Table:
-    return table.append_column("run_id", pa.array([run_id] * table.num_rows, pa.string()))
+    return table.append_column("run_id", pa.repeat(pa.scalar(run_id, pa.string()), table.num_rows))
 
 
 def _known_keys(rows: pa.Table, previous: pa.Table) -> pa.Table:
     """The (source, local_id) of ``rows`` that ``previous`` holds (rows to replace)."""
-    con = duckdb.connect()
-    try:
-        con.register("i", rows)
-        con.register("p", previous)
-        return con.sql(
-            "SELECT i.source, i.local_id FROM i SEMI JOIN p ON p.source = i.source "
-            "AND p.local_id = i.local_id"
-        ).to_arrow_table()
-    finally:
-        con.close()
+    return _query(
+        "SELECT i.source, i.local_id FROM i SEMI JOIN p ON p.source = i.source "
+        "AND p.local_id = i.local_id",
+        i=rows,
+        p=previous,
+    )
 
 
 def _changed_rows(index: pa.Table, previous: pa.Table) -> pa.Table:
     """The rows of ``index`` that are new or whose person id changed."""
-    con = duckdb.connect()
-    try:
-        con.register("i", index)
-        con.register("p", previous)
-        return con.sql(
-            "SELECT i.* FROM i ANTI JOIN p ON p.source = i.source AND p.local_id = i.local_id "
-            "AND p.person_id = i.person_id"
-        ).to_arrow_table()
-    finally:
-        con.close()
+    return _query(
+        "SELECT i.* FROM i ANTI JOIN p ON p.source = i.source AND p.local_id = i.local_id "
+        "AND p.person_id = i.person_id",
+        i=index,
+        p=previous,
+    )
 
 
 def _decisions_contradict_index(vault: Vault) -> bool:
