@@ -66,6 +66,7 @@ log = get_logger(__name__)
 
 _FINGERPRINT_COLUMNS: tuple[str, ...] = (*INPUT_COLUMNS, "source_kind", "death_date")
 _KEY = ("source", "record_id")
+_POSITION = ("_batch_id", "_batch_row")  # where a stored features row is (Vault.get)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -399,7 +400,7 @@ def link_into_vault(
         ]
         slots = rule_slots(rules)
         token_key = ensure_blocking_key(settings)
-        new = new.append_column("_batch_id", _batch_ids(load_id, new.num_rows))
+        new = _with_batch_position(new, load_id)
         new_tokens = _tokens(vault, new, slots, token_key) if slots is not None else None
         lap("tokens")
         token_counts: dict[str, int] = {}
@@ -423,7 +424,7 @@ def link_into_vault(
         use_increment = want_increment and existing is not None
         say("sealing identities into the vault")
         vault.put(incoming, kind="identity", load_id=load_id)
-        new = new.drop_columns(["_batch_id"])
+        new = new.drop_columns(list(_POSITION))
         vault.put(new, kind="features", load_id=load_id)
         vault.upsert_table(
             "linkage__records",
@@ -445,7 +446,7 @@ def link_into_vault(
             thresholds = thresholds or Thresholds(**json.loads(last.thresholds_json))
             step = _increment_inputs(
                 vault,
-                existing.drop_columns(["_batch_id"]),
+                existing.drop_columns(list(_POSITION)),
                 new,
                 rules=rules,
                 dedupe=tokened is None and stored_rows != registered,
@@ -503,14 +504,14 @@ def link_into_vault(
                 pa.concat_tables(
                     [
                         *([] if existing is None else [existing]),
-                        new.append_column("_batch_id", _batch_ids(load_id, new.num_rows)),
+                        _with_batch_position(new, load_id),
                     ],
                     promote_options="default",
                 )
             )
             existing_stored = existing
             del existing
-            everything = with_batches.drop_columns(["_batch_id"])
+            everything = with_batches.drop_columns(list(_POSITION))
             del with_batches
             result = link_features(
                 everything,
@@ -543,9 +544,7 @@ def link_into_vault(
                     new_tokens if kept_slots == slots else None,
                     kept_slots,
                     token_key,
-                    also=None
-                    if kept_slots == slots
-                    else new.append_column("_batch_id", _batch_ids(load_id, new.num_rows)),
+                    also=None if kept_slots == slots else _with_batch_position(new, load_id),
                 )
             else:
                 vault.con.execute(f"DELETE FROM {SLOT_TABLE}")
@@ -587,13 +586,18 @@ def link_into_vault(
     )
 
 
-def _batch_ids(load_id: str, n: int) -> pa.Array:
-    """The features batch id of each of ``n`` rows sealed by ``Vault.put`` in one load."""
+def _with_batch_position(table: pa.Table, load_id: str) -> pa.Table:
+    """``table`` with the features batch id and row number (``_batch_id``, ``_batch_row``)
+    that ``Vault.put`` gives each row when it seals the table as one load."""
+    n = table.num_rows
     names = np.array(
         [Vault.batch_id("features", load_id, k) for k in range(max(1, -(-n // BATCH_ROWS)))],
         dtype=object,
     )
-    return pa.array(names[np.arange(n) // BATCH_ROWS], pa.string())
+    rows = np.arange(n, dtype=np.int64)
+    return table.append_column(
+        "_batch_id", pa.array(names[rows // BATCH_ROWS], pa.string())
+    ).append_column("_batch_row", pa.array(rows % BATCH_ROWS))
 
 
 def _rechunked(table: pa.Table, rows: int = 4096) -> pa.Table:
@@ -603,18 +607,21 @@ def _rechunked(table: pa.Table, rows: int = 4096) -> pa.Table:
 
 
 def _tokens(vault: Vault, features: pa.Table, slots: list[Slot], key: bytes) -> pa.Table:
-    """Blocking tokens of ``features`` (with their ``_batch_id``), computed in DuckDB."""
+    """Blocking tokens of ``features`` (with their ``_batch_id`` and ``_batch_row``),
+    computed in DuckDB."""
     vault.con.register("_tok_in", _rechunked(features))
     try:
-        return compute_tokens(vault.con, "_tok_in", slots, key=key, extra="t._batch_id AS batch_id")
+        extra = "t._batch_id AS batch_id, t._batch_row AS batch_row"
+        return compute_tokens(vault.con, "_tok_in", slots, key=key, extra=extra)
     finally:
         vault.con.unregister("_tok_in")
 
 
 def _tokens_ready(vault: Vault, slots: list[Slot], key: bytes, registered: int) -> bool:
     """Whether the vault holds tokens of ``slots`` under ``key`` for every stored record."""
-    exists = vault.con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [BLOCKING_TABLE]
+    exists = vault.con.execute(  # (tokens written before they kept the batch row: rebuilt)
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = 'batch_row'",
+        [BLOCKING_TABLE],
     ).fetchall()[0][0]
     if not exists or not slots_match(vault.con, slots, key):
         return False
@@ -671,7 +678,7 @@ def _features_through_tokens(
     candidates (a token equal to a new record's, rule by rule), every record of their
     persons and of the persons a new record updates or a decision contradicts. Only the
     features batches holding one of them are decrypted; the rows are their latest
-    versions (``_batch_id`` kept)."""
+    versions (``_batch_id`` and ``_batch_row`` kept)."""
     vault.con.register("_ntok", new_tokens)
     try:
         cand = vault.con.sql(candidate_sql(slots, "_ntok")).to_arrow_table()
@@ -681,18 +688,13 @@ def _features_through_tokens(
     vault.con.register("_prev", previous)
     try:
         needed = vault.con.sql(
-            f"SELECT t.source, t.record_id, t.batch_id FROM {BLOCKING_TABLE} t "
+            f"SELECT t.source, t.record_id, t.batch_id, t.batch_row FROM {BLOCKING_TABLE} t "
             "SEMI JOIN _prev p ON p.source = t.source AND p.local_id = t.record_id"
         ).to_arrow_table()
     finally:
         vault.con.unregister("_prev")
-    batches = pa.table({"batch_id": pc.unique(needed["batch_id"])})
     counts = {"token_candidates": cand.num_rows}
-    opened = (
-        vault.get("features", batches=batches, with_batch=True, keep=needed)
-        if batches.num_rows
-        else None
-    )
+    opened = vault.get("features", with_batch=True, keep=needed) if needed.num_rows else None
     if opened is None:
         return new.schema.empty_table(), previous, counts
     return opened, previous, counts

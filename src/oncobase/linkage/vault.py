@@ -7,11 +7,14 @@ never logged). Each batch records the id of the key that sealed it (the first 8 
 key's SHA-256, not the key) and is bound to its batch id as associated data.
 
 Each batch is one LZ4-compressed Arrow IPC stream under one AES-GCM tag (no per-row
-encryption). Only the linkage step opens the batches, in memory, for the time of a run. The
-linkage tables (runs with their model, person index, review pairs, decisions, and the keyed
-fingerprints of the stored records) hold no direct identifier and are stored in clear beside
-the batches; so do the keyed, truncated blocking tokens of ``linkage.tokens`` (they reveal
-equality of blocking keys to whoever holds this file, not the values).
+encryption), in a one-row table of its own (``vault__sealed_<hash of the batch id>``, see
+:func:`blob_table`) listed in ``vault__batches``: a checkpoint then writes only the new
+batches, and a run reads only the batches it needs, on two threads. Only the linkage step
+opens the batches, in memory, for the time of a run. The linkage tables (runs with their
+model, person index, review pairs, decisions, and the keyed fingerprints of the stored
+records) hold no direct identifier and are stored in clear beside the batches; so do the
+keyed, truncated blocking tokens of ``linkage.tokens`` (they reveal equality of blocking
+keys to whoever holds this file, not the values).
 
 Key rotation (:func:`rotate_vault_key`): a new key is written to ``vault.key.new``, every
 batch is re-encrypted with it in one transaction, then the new key replaces ``vault.key``.
@@ -31,6 +34,7 @@ from types import TracebackType
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
@@ -41,12 +45,13 @@ from oncobase.keys import ensure_key, key_path
 from oncobase.linkage.errors import LinkageError
 
 BATCH_ROWS = 200_000
+PIECE_BYTES = 1 << 20  # a batch's ciphertext is stored in rows of 1 MiB: 4x faster to read
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS vault__batches (
   batch_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, load_id VARCHAR NOT NULL,
   n_rows BIGINT NOT NULL, key_id VARCHAR NOT NULL, nonce BLOB NOT NULL,
-  ciphertext BLOB NOT NULL, created_at TIMESTAMP NOT NULL);
+  created_at TIMESTAMP NOT NULL);
 CREATE TABLE IF NOT EXISTS linkage__runs (
   run_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL,
   seconds DOUBLE, model_json VARCHAR NOT NULL, thresholds_json VARCHAR NOT NULL,
@@ -108,10 +113,87 @@ def unseal(key: bytes, nonce: bytes, ciphertext: bytes | memoryview, *, batch_id
     return pa.ipc.open_stream(pa.py_buffer(clear)).read_all()
 
 
-def _row_keys(table: pa.Table) -> pa.ChunkedArray:
-    """``source`` and ``record_id`` joined by a unit separator (one key per row)."""
-    keys: pa.ChunkedArray = pc.binary_join_element_wise(table["source"], table["record_id"], "\x1f")
-    return keys
+def blob_table(batch_id: str) -> str:
+    """The table holding one batch's ciphertext, in numbered pieces of :data:`PIECE_BYTES`
+    (DuckDB reads one large BLOB value several times slower). Each batch has its own table:
+    DuckDB rewrites a table's whole row group at a checkpoint when rows are appended to it,
+    so a single table of blobs would be copied in full at every run (and the file would grow
+    by that much)."""
+    return f"vault__sealed_{hashlib.sha256(batch_id.encode()).hexdigest()[:24]}"
+
+
+def _write_pieces(con: duckdb.DuckDBPyConnection, table: str, blob: bytes) -> None:
+    """Store ``blob`` in ``table`` as rows of at most :data:`PIECE_BYTES` (numbered)."""
+    view = memoryview(blob)
+    pieces = [view[i : i + PIECE_BYTES] for i in range(0, max(len(blob), 1), PIECE_BYTES)]
+    # Through Arrow, not bound parameters: several times faster for large blobs.
+    con.register(
+        "_pieces",
+        pa.table(
+            {
+                "piece": pa.array(np.arange(len(pieces), dtype=np.int32)),
+                "ciphertext": pa.array([bytes(p) for p in pieces], pa.binary()),
+            }
+        ),
+    )
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT piece, ciphertext FROM _pieces")
+    finally:
+        con.unregister("_pieces")
+
+
+def _read_pieces(con: duckdb.DuckDBPyConnection, table: str) -> bytes:
+    rows = con.execute(f"SELECT piece, ciphertext FROM {table} ORDER BY piece").fetchall()
+    if not rows or [r[0] for r in rows] != list(range(len(rows))):
+        raise LinkageError("The vault has lost part of the ciphertext of a batch")
+    return b"".join(r[1] for r in rows)
+
+
+def _move_inline_blobs(con: duckdb.DuckDBPyConnection) -> None:
+    """A vault written before each batch had its own table keeps its ciphertexts in a
+    ``ciphertext`` column of ``vault__batches``: move them out, once, in one transaction."""
+    inline = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'vault__batches' "
+        "AND column_name = 'ciphertext'"
+    ).fetchall()[0][0]
+    if not inline:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for (batch_id,) in con.execute("SELECT batch_id FROM vault__batches").fetchall():
+            rows = con.execute(
+                "SELECT ciphertext FROM vault__batches WHERE batch_id = ?", [batch_id]
+            ).fetchall()
+            _write_pieces(con, blob_table(batch_id), rows[0][0])
+        con.execute(
+            "CREATE TABLE vault__batches_moved AS SELECT batch_id, kind, load_id, n_rows, "
+            "key_id, nonce, created_at FROM vault__batches"
+        )
+        con.execute("DROP TABLE vault__batches")
+        con.execute(_DDL)
+        con.execute("INSERT INTO vault__batches SELECT * FROM vault__batches_moved")
+        con.execute("DROP TABLE vault__batches_moved")
+        con.execute("COMMIT")
+    except duckdb.Error:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("CHECKPOINT")
+
+
+def _rows_by_batch(keep: pa.Table) -> dict[str, pa.Array]:
+    """``batch_id`` → sorted ``batch_row`` positions of ``keep``."""
+    order = keep.select(["batch_id", "batch_row"]).sort_by(
+        [("batch_id", "ascending"), ("batch_row", "ascending")]
+    )
+    ids = order["batch_id"].combine_chunks()
+    rows = order["batch_row"].combine_chunks()
+    out: dict[str, pa.Array] = {}
+    ends = pc.run_end_encode(ids)
+    start = 0
+    for batch_id, stop in zip(ends.values.to_pylist(), ends.run_ends.to_pylist(), strict=True):
+        out[batch_id] = rows.slice(start, stop - start)
+        start = stop
+    return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,6 +219,7 @@ class Vault:
         self.decrypted_batches = 0  # batches opened by this Vault (see get)
         self.path.chmod(0o600)
         self.con.execute(_DDL)
+        _move_inline_blobs(self.con)
 
     def _load_keys(self) -> dict[str, bytes]:
         keys = {}
@@ -168,38 +251,36 @@ class Vault:
 
     def put(self, table: pa.Table, *, kind: str, load_id: str) -> int:
         """Seal ``table`` into batches of ``kind`` (``identity`` or ``features``): row ``i``
-        goes to ``batch_id(kind, load_id, i // BATCH_ROWS)``."""
+        goes to ``batch_id(kind, load_id, i // BATCH_ROWS)``. One transaction: each
+        ciphertext in its own table (see :func:`blob_table`), the batch list row beside."""
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         kid = key_id(self.current_key)
-        rows = []
+        sealed = []
         for start in range(0, max(table.num_rows, 1), BATCH_ROWS):
             part = table.slice(start, BATCH_ROWS)
             if part.num_rows == 0:
                 break
             batch_id = self.batch_id(kind, load_id, start // BATCH_ROWS)
             nonce, blob = seal(self.current_key, part, batch_id=batch_id)
-            rows.append((batch_id, kind, load_id, part.num_rows, kid, nonce, blob, now))
-        if rows:
-            columns = list(zip(*rows, strict=True))
-            sealed = pa.table(
-                {
-                    "batch_id": pa.array(columns[0], pa.string()),
-                    "kind": pa.array(columns[1], pa.string()),
-                    "load_id": pa.array(columns[2], pa.string()),
-                    "n_rows": pa.array(columns[3], pa.int64()),
-                    "key_id": pa.array(columns[4], pa.string()),
-                    "nonce": pa.array(columns[5], pa.binary()),
-                    "ciphertext": pa.array(columns[6], pa.large_binary()),
-                    "created_at": pa.array(columns[7], pa.timestamp("us")),
-                }
-            )
-            # Through Arrow, not bound parameters: several times faster for large blobs.
-            self.con.register("_sealed", sealed)
-            try:
-                self.con.execute("INSERT OR REPLACE INTO vault__batches SELECT * FROM _sealed")
-            finally:
-                self.con.unregister("_sealed")
-        return len(rows)
+            sealed.append((batch_id, part.num_rows, nonce, blob))
+        if not sealed:
+            return 0
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for batch_id, n_rows, nonce, blob in sealed:
+                self._write_blob(batch_id, blob)
+                self.con.execute(
+                    "INSERT OR REPLACE INTO vault__batches VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [batch_id, kind, load_id, n_rows, kid, nonce, now],
+                )
+            self.con.execute("COMMIT")
+        except duckdb.Error:
+            self.con.execute("ROLLBACK")
+            raise
+        return len(sealed)
+
+    def _write_blob(self, batch_id: str, blob: bytes) -> None:
+        _write_pieces(self.con, blob_table(batch_id), blob)
 
     def get(
         self,
@@ -211,56 +292,54 @@ class Vault:
     ) -> pa.Table | None:
         """Every batch of ``kind`` (or only those whose id is in the ``batch_id`` column of
         ``batches``), decrypted in memory and concatenated in sealing order (None if none).
-        ``with_batch``: add a ``_batch_id`` column. ``keep`` (source, record_id, batch_id):
-        keep only those rows of each batch (filtered as each batch is opened). Counts the
-        batches opened in ``decrypted_batches``."""
-        # Through Arrow: several times faster than fetchall() for large blobs.
-        if batches is None:
-            sealed = self.con.sql(
-                "SELECT batch_id, key_id, nonce, ciphertext FROM vault__batches "
-                "WHERE kind = $kind ORDER BY created_at, batch_id",
-                params={"kind": kind},
-            ).to_arrow_table()
-        else:
-            self.con.register("_wanted", batches.select(["batch_id"]))
-            try:
-                sealed = self.con.sql(
-                    "SELECT batch_id, key_id, nonce, ciphertext FROM vault__batches "
-                    "WHERE kind = $kind AND batch_id IN (SELECT batch_id FROM _wanted) "
-                    "ORDER BY created_at, batch_id",
-                    params={"kind": kind},
-                ).to_arrow_table()
-            finally:
+        ``with_batch``: add the ``_batch_id`` and ``_batch_row`` (row number in its batch)
+        of each row. ``keep`` (``batch_id``, ``batch_row``): keep only those rows, taken as
+        each batch is opened. Counts the batches opened in ``decrypted_batches``."""
+        wanted = batches if keep is None else pa.table({"batch_id": pc.unique(keep["batch_id"])})
+        where = "" if wanted is None else "AND batch_id IN (SELECT batch_id FROM _wanted)"
+        if wanted is not None:
+            self.con.register("_wanted", wanted.select(["batch_id"]))
+        try:
+            listed = self.con.execute(
+                "SELECT batch_id, key_id, nonce FROM vault__batches "
+                f"WHERE kind = ? {where} ORDER BY created_at, batch_id",
+                [kind],
+            ).fetchall()
+        finally:
+            if wanted is not None:
                 self.con.unregister("_wanted")
-        if sealed.num_rows == 0:
+        if not listed:
             return None
-        ids = sealed["batch_id"].to_pylist()
-        kids = sealed["key_id"].to_pylist()
-        nonces = sealed["nonce"].to_pylist()
-        blobs = sealed["ciphertext"].combine_chunks()
-        if any(kid not in self._keys for kid in kids):
+        if any(kid not in self._keys for _, kid, _ in listed):
             raise LinkageError(
                 "A vault batch was sealed with a key that is not available; restore "
                 "keys/vault.key from your backup"
             )
+        rows = _rows_by_batch(keep) if keep is not None else {}
 
-        def open_batch(i: int) -> pa.Table:
-            blob: bytes = blobs[i].as_py()
-            table = unseal(self._keys[kids[i]], nonces[i], blob, batch_id=ids[i])
+        def open_batch(item: tuple[str, str, bytes]) -> pa.Table:
+            batch_id, kid, nonce = item
+            cursor = self.con.cursor()  # one connection per thread: the blobs are read in parallel
+            try:
+                blob = _read_pieces(cursor, blob_table(batch_id))
+            finally:
+                cursor.close()
+            table = unseal(self._keys[kid], nonce, blob, batch_id=batch_id)
+            positions: pa.Array | None = None
             if keep is not None:
-                wanted = keep.filter(pc.equal(keep["batch_id"], ids[i]))
-                table = table.filter(
-                    pc.is_in(_row_keys(table), value_set=_row_keys(wanted).combine_chunks())
-                )
+                positions = rows.get(batch_id, pa.array([], pa.int64()))
+                table = table.take(positions)
             if with_batch:
+                n = table.num_rows
+                number = positions if positions is not None else pa.array(np.arange(n))
                 table = table.append_column(
-                    "_batch_id", pa.repeat(pa.scalar(ids[i], pa.string()), table.num_rows)
-                )
+                    "_batch_id", pa.repeat(pa.scalar(batch_id, pa.string()), n)
+                ).append_column("_batch_row", pc.cast(number, pa.int64()))
             return table
 
-        # AES-GCM and LZ4 release the GIL: batches are opened on two threads.
+        # The blob reads, AES-GCM and LZ4 release the GIL: batches are opened on two threads.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            tables = list(pool.map(open_batch, range(sealed.num_rows)))
+            tables = list(pool.map(open_batch, listed))
         self.decrypted_batches += len(tables)
         return pa.concat_tables(tables, promote_options="default")
 
@@ -370,23 +449,22 @@ def rotate_vault_key(settings: Settings) -> int:
     new = ensure_key(settings, "vault.key.new")
 
     with Vault(settings) as vault:
-        rows = vault.con.execute(
-            "SELECT batch_id, key_id, nonce, ciphertext FROM vault__batches"
-        ).fetchall()
+        rows = vault.con.execute("SELECT batch_id, key_id, nonce FROM vault__batches").fetchall()
         new_id = key_id(new)
         vault.con.execute("BEGIN TRANSACTION")
         try:
-            for batch_id, kid, nonce, blob in rows:
+            for batch_id, kid, nonce in rows:
                 if kid == new_id:
                     continue
                 if kid not in vault._keys:
                     raise LinkageError("A vault batch was sealed with an unknown key")
+                blob = _read_pieces(vault.con, blob_table(batch_id))
                 table = unseal(vault._keys[kid], nonce, blob, batch_id=batch_id)
                 n2, b2 = seal(new, table, batch_id=batch_id)
+                vault._write_blob(batch_id, b2)
                 vault.con.execute(
-                    "UPDATE vault__batches SET key_id = ?, nonce = ?, ciphertext = ? "
-                    "WHERE batch_id = ?",
-                    [new_id, n2, b2, batch_id],
+                    "UPDATE vault__batches SET key_id = ?, nonce = ? WHERE batch_id = ?",
+                    [new_id, n2, batch_id],
                 )
             vault.con.execute("COMMIT")
         except Exception:
