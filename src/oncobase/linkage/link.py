@@ -21,7 +21,11 @@ import pyarrow.compute as pc
 from oncobase.linkage._graph import constrained_components
 from oncobase.linkage.errors import LinkageError
 from oncobase.linkage.model import (
+    CONFLICT_SQL,
     DETERMINISTIC_RULES,
+    FALLBACK_TRAINING_RULE,
+    HOLD_SQL,
+    MIN_IDENTIFIED_PAIRS,
     TRAINING_RULES,
     UNIQUE_ID,
     VETO_SQL,
@@ -88,15 +92,15 @@ U_FLOOR = 1e-7
 
 def floor_probabilities(settings: dict[str, Any]) -> dict[str, Any]:
     """Keep every m and u above a small floor: a level never seen among matches in this data
-    (a birth-date typo, a sex error) must weigh against a match, not forbid it."""
+    (a birth-date typo, a sex error) must weigh against a match, not forbid it. A level that
+    training never observed (no value) gets the floor too: Splink would otherwise give it no
+    weight at all, so that "birth dates differ" would not count against a match."""
     for comparison in settings.get("comparisons", []):
         for level in comparison.get("comparison_levels", []):
             if level.get("is_null_level") or level.get("fix_m_probability"):
                 continue
-            if "m_probability" in level:
-                level["m_probability"] = max(float(level["m_probability"]), M_FLOOR)
-            if "u_probability" in level:
-                level["u_probability"] = max(float(level["u_probability"]), U_FLOOR)
+            level["m_probability"] = max(float(level.get("m_probability") or 0.0), M_FLOOR)
+            level["u_probability"] = max(float(level.get("u_probability") or 0.0), U_FLOOR)
     return settings
 
 
@@ -106,24 +110,38 @@ def _splink() -> tuple[Any, Any]:
     return DuckDBAPI, Linker
 
 
-def train_model(linker: Any, *, n_records: int, seed: int = 2026) -> None:
-    """Estimate λ, u (random sampling) and m (EM on two blocking rules) without labels."""
+def identified_pairs(features: pa.Table) -> int:
+    """Pairs of records that share a valid NIR (``nir_id``)."""
+    counts = pc.value_counts(pc.drop_null(features["nir_id"]))
+    n = np.asarray(counts.field("counts").to_numpy(), dtype=np.int64)
+    return int((n * (n - 1) // 2).sum())
+
+
+def train_model(linker: Any, *, n_records: int, identified: int = 0, seed: int = 2026) -> None:
+    """Estimate λ, u (random sampling) and m (EM on two blocking rules) without labels.
+    ``identified``: pairs sharing a valid NIR; with fewer than ``MIN_IDENTIFIED_PAIRS`` the
+    second session blocks on names instead (see ``model.TRAINING_RULES``)."""
     linker.training.estimate_probability_two_random_records_match(
         list(DETERMINISTIC_RULES), recall=0.8
     )
     max_pairs = float(min(max(n_records * 20, 1_000_000), 5_000_000))
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     trained = 0
-    for rule in TRAINING_RULES:
-        try:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True, max_pairs=2_000_000
-            )
-            trained += 1
-        except ValueError:
-            # Splink 5 refuses an m that EM drove to exactly 0 (small or very clean data):
-            # keep the estimates of the other session.
-            log.warning("an EM training session did not converge to usable values; skipped")
+    sessions: list[list[str]] = [[TRAINING_RULES[0]], [TRAINING_RULES[1], FALLBACK_TRAINING_RULE]]
+    if identified < MIN_IDENTIFIED_PAIRS:
+        sessions[1] = [FALLBACK_TRAINING_RULE]
+    for choices in sessions:
+        for rule in choices:  # the first rule that trains
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, estimate_without_term_frequencies=True, max_pairs=2_000_000
+                )
+                trained += 1
+                break
+            except ValueError:
+                # Splink 5 refuses an m that EM drove to exactly 0 (small or very clean
+                # data): try the next rule, or keep the estimates of the other session.
+                log.warning("an EM training session did not converge to usable values")
     if trained == 0:
         raise LinkageError(
             "The linkage model could not be trained on these records (too few, or too few "
@@ -188,7 +206,9 @@ def predict_pairs(
     )
     if model is None:
         started = time.perf_counter()
-        train_model(linker, n_records=data.num_rows, seed=seed)
+        train_model(
+            linker, n_records=data.num_rows, identified=identified_pairs(features), seed=seed
+        )
         floored = floor_probabilities(linker.misc.save_model_to_json())
         linker = linker_cls(
             db_api.register(data), floored, log_level=logging.ERROR, validate_settings=False
@@ -290,6 +310,9 @@ def link_features(
                 "fn1_ph": features["fn1_ph"],
                 "fn_list": features["fn_list"],
                 "fn_cat": features["fn_cat"],
+                "bd_str": features["bd_str"],
+                "birth_year": features["birth_year"],
+                "bd_swapkey": features["bd_swapkey"],
             }
         )
         con.register("feats", keyed)
@@ -306,11 +329,12 @@ def link_features(
             JOIN feats a ON a.source = d.source_l AND a.record_id = d.record_id_l
             JOIN feats b ON b.source = d.source_r AND b.record_id = d.record_id_r;
             CREATE TEMP TABLE scored AS
-            SELECT p.uid_l, p.uid_r, p.match_probability, p.veto,
+            SELECT p.uid_l, p.uid_r, p.match_probability, p.veto, p.hold, p.conflict,
                    {pair_id_sql()} AS pair_id, source_l, record_id_l, source_r, record_id_r
             FROM (SELECT p.*, a.source AS source_l, a.record_id AS record_id_l,
                          b.source AS source_r, b.record_id AS record_id_r,
-                         {VETO_SQL} AS veto
+                         {VETO_SQL} AS veto, {HOLD_SQL} AS hold,
+                         {CONFLICT_SQL} AS conflict
                   FROM pairs p JOIN feats a ON a.uid = p.uid_l JOIN feats b ON b.uid = p.uid_r) p;
             """
         )
@@ -325,21 +349,26 @@ def link_features(
             f"""
             SELECT e.uid_l, e.uid_r, e.weight FROM (
               SELECT uid_l, uid_r, match_probability AS weight FROM scored
-              WHERE match_probability >= {thresholds.match} AND NOT veto
+              WHERE match_probability >= {thresholds.match} AND NOT veto AND NOT hold
               UNION ALL SELECT uid_l, uid_r, {_NIR_WEIGHT} FROM det WHERE uid_l <> uid_r
               UNION ALL SELECT uid_l, uid_r, {_DECIDED_WEIGHT} FROM decided
                 WHERE decision = 'match'
             ) e WHERE {nonmatch}
             """
         ).to_arrow_table()
+        # Cannot-links: clerical non-matches, and conflicting pairs (birth dates that
+        # disagree) that no clerical decision settled.
         cannot = con.sql(
-            "SELECT uid_l, uid_r FROM decided WHERE decision = 'non-match'"
+            "SELECT uid_l, uid_r FROM decided WHERE decision = 'non-match' UNION ALL "
+            "SELECT uid_l, uid_r FROM scored s WHERE conflict AND NOT veto AND NOT EXISTS "
+            "(SELECT 1 FROM decided d WHERE least(d.uid_l, d.uid_r) = least(s.uid_l, s.uid_r) "
+            "AND greatest(d.uid_l, d.uid_r) = greatest(s.uid_l, s.uid_r))"
         ).to_arrow_table()
         review = con.sql(
             f"""
             SELECT pair_id, source_l, record_id_l, source_r, record_id_r, match_probability
             FROM scored s
-            WHERE match_probability < {thresholds.match} AND NOT veto
+            WHERE (match_probability < {thresholds.match} OR hold) AND NOT veto
               AND NOT EXISTS (SELECT 1 FROM decided d WHERE
                 least(d.uid_l, d.uid_r) = least(s.uid_l, s.uid_r) AND
                 greatest(d.uid_l, d.uid_r) = greatest(s.uid_l, s.uid_r))
@@ -348,6 +377,10 @@ def link_features(
         ).to_arrow_table()
         n_det = det.num_rows
         n_scored = pairs.num_rows
+        n_held = con.sql(
+            f"SELECT count(*) FROM scored WHERE hold AND NOT veto "
+            f"AND match_probability >= {thresholds.match}"
+        ).fetchall()[0][0]
     finally:
         con.close()
     node = np.arange(n, dtype=np.int64)
@@ -386,6 +419,7 @@ def link_features(
         "deterministic_links": n_det,
         "scored_pairs": n_scored,
         "review_pairs": review.num_rows,
+        "held_for_review": int(n_held),
         "cannot_link_pairs": cannot.num_rows,
         "links_refused_by_non_match": clustering.skipped_edges,
     }

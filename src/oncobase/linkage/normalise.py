@@ -253,6 +253,8 @@ def normalise_identities(
         import numpy as np
 
         data = data.append_column("_ob_rn", pa.array(np.arange(data.num_rows, dtype=np.int64)))
+        # Small record batches: DuckDB scans an Arrow table one thread per batch.
+        data = pa.Table.from_batches(data.to_batches(max_chunksize=4096), schema=data.schema)
         connection.register("_ob_identity_input", data)
         result = connection.sql(normalise_sql("_ob_identity_input")).to_arrow_table()
         connection.unregister("_ob_identity_input")
