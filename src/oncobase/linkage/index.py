@@ -30,13 +30,19 @@ INDEX_SCHEMA = pa.schema(
 
 
 def assign_person_ids(
-    clusters: pa.Table, previous: pa.Table | None, *, next_id: int | None = None
+    clusters: pa.Table,
+    previous: pa.Table | None,
+    *,
+    next_id: int | None = None,
+    ordered: bool = True,
 ) -> pa.Table:
     """``(source, local_id, person_id)`` for ``clusters`` (source, record_id, cluster).
 
     Records of ``previous`` absent from ``clusters`` keep their row. New ids start at
     ``next_id`` (default: one above the largest id of ``previous``); an incremental run
     passes only the index rows it touches, and the next free id of the whole index.
+    ``ordered``: rows sorted by person id (a full index is written so); an increment, which
+    writes only the changed rows, skips the sort.
     """
     prev = previous if previous is not None else INDEX_SCHEMA.empty_table()
     con = duckdb.connect()
@@ -75,8 +81,8 @@ def assign_person_ids(
             SELECT p.source, p.local_id, p.person_id FROM p
             WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.source = p.source
                               AND c.record_id = p.local_id)
-            ORDER BY person_id, source, local_id
-            """,
+            """
+                + ("ORDER BY person_id, source, local_id" if ordered else ""),
                 params={"next_id": next_id},
             )
             .to_arrow_table()

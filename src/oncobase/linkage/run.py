@@ -22,12 +22,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -365,7 +367,7 @@ def link_into_vault(
         timings[name] = timings.get(name, 0.0) + now - clock[0]
         clock[0] = now
 
-    with Vault(settings) as vault:
+    with Vault(settings) as vault, contextlib.ExitStack() as background:
         load_id = _content_id(records)
         last = vault.last_run()
         if vault.has_load(load_id) and last is not None and not _decisions_contradict_index(vault):
@@ -423,22 +425,20 @@ def link_into_vault(
         lap("decrypt")
         use_increment = want_increment and existing is not None
         say("sealing identities into the vault")
-        vault.put(incoming, kind="identity", load_id=load_id)
         new = new.drop_columns(list(_POSITION))
-        vault.put(new, kind="features", load_id=load_id)
-        vault.upsert_table(
-            "linkage__records",
-            pa.table(
-                {
-                    "source": incoming["source"],
-                    "record_id": incoming["record_id"],
-                    "fingerprint": incoming_fp,
-                    "load_id": pa.array([load_id] * incoming.num_rows, pa.string()),
-                }
-            ),
-            "source, record_id, fingerprint, load_id",
-            key="source, record_id",
-            replaces=incoming.select(list(_KEY)).filter(updated),
+        # The new records are sealed on a second connection while the pairs are scored
+        # (Splink has its own database): the index is written only once they are stored.
+        writer = background.enter_context(contextlib.closing(vault.con.cursor()))
+        pool = background.enter_context(ThreadPoolExecutor(max_workers=1))
+        sealing = pool.submit(
+            _seal_new_records,
+            vault,
+            writer,
+            incoming=incoming,
+            features=new,
+            fingerprints=incoming_fp,
+            updated=updated,
+            load_id=load_id,
         )
         lap("seal")
         result: LinkResult
@@ -467,13 +467,17 @@ def link_into_vault(
             lap("link")
             kind = "incremental"
             counts_extra = {**step.counts, "new_records": new.num_rows}
+            sealing.result()  # raises what sealing raised
+            lap("seal")
             say("updating the person index")
             next_id = int(
                 vault.con.execute(
                     "SELECT coalesce(max(person_id), 0) + 1 FROM linkage__person_index"
                 ).fetchall()[0][0]
             )
-            index = assign_person_ids(result.clusters, step.previous, next_id=next_id)
+            index = assign_person_ids(
+                result.clusters, step.previous, next_id=next_id, ordered=False
+            )
             changed = _changed_rows(index, step.previous)
             counts_extra["index_rows_written"] = changed.num_rows
             vault.upsert_table(
@@ -523,6 +527,8 @@ def link_into_vault(
             lap("link")
             kind = "full"
             counts_extra = {"new_records": new.num_rows}
+            sealing.result()
+            lap("seal")
             say("updating the person index")
             previous = vault.person_index()
             index = assign_person_ids(result.clusters, previous if previous.num_rows else None)
@@ -583,6 +589,37 @@ def link_into_vault(
         problems=problem_counts(new),
         seconds=seconds,
         timings=timings,
+    )
+
+
+def _seal_new_records(
+    vault: Vault,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    incoming: pa.Table,
+    features: pa.Table,
+    fingerprints: pa.Array,
+    updated: pa.Array,
+    load_id: str,
+) -> None:
+    """Seal the new records' identities and features, and record their fingerprints, on
+    ``con`` (a cursor of the vault: this runs beside the linking)."""
+    vault.put(incoming, kind="identity", load_id=load_id, con=con)
+    vault.put(features, kind="features", load_id=load_id, con=con)
+    vault.upsert_table(
+        "linkage__records",
+        pa.table(
+            {
+                "source": incoming["source"],
+                "record_id": incoming["record_id"],
+                "fingerprint": fingerprints,
+                "load_id": pa.repeat(pa.scalar(load_id, pa.string()), incoming.num_rows),
+            }
+        ),
+        "source, record_id, fingerprint, load_id",
+        key="source, record_id",
+        replaces=incoming.select(list(_KEY)).filter(updated),
+        con=con,
     )
 
 

@@ -249,10 +249,19 @@ class Vault:
         """The id of the ``number``-th batch of a load (rows ``number * BATCH_ROWS`` on)."""
         return f"{kind}:{load_id}:{number:06d}"
 
-    def put(self, table: pa.Table, *, kind: str, load_id: str) -> int:
+    def put(
+        self,
+        table: pa.Table,
+        *,
+        kind: str,
+        load_id: str,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> int:
         """Seal ``table`` into batches of ``kind`` (``identity`` or ``features``): row ``i``
         goes to ``batch_id(kind, load_id, i // BATCH_ROWS)``. One transaction: each
-        ciphertext in its own table (see :func:`blob_table`), the batch list row beside."""
+        ciphertext in its own table (see :func:`blob_table`), the batch list row beside.
+        ``con``: a cursor of this vault to write through (another thread's)."""
+        con = con or self.con
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         kid = key_id(self.current_key)
         sealed = []
@@ -265,22 +274,19 @@ class Vault:
             sealed.append((batch_id, part.num_rows, nonce, blob))
         if not sealed:
             return 0
-        self.con.execute("BEGIN TRANSACTION")
+        con.execute("BEGIN TRANSACTION")
         try:
             for batch_id, n_rows, nonce, blob in sealed:
-                self._write_blob(batch_id, blob)
-                self.con.execute(
+                _write_pieces(con, blob_table(batch_id), blob)
+                con.execute(
                     "INSERT OR REPLACE INTO vault__batches VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [batch_id, kind, load_id, n_rows, kid, nonce, now],
                 )
-            self.con.execute("COMMIT")
+            con.execute("COMMIT")
         except duckdb.Error:
-            self.con.execute("ROLLBACK")
+            con.execute("ROLLBACK")
             raise
         return len(sealed)
-
-    def _write_blob(self, batch_id: str, blob: bytes) -> None:
-        _write_pieces(self.con, blob_table(batch_id), blob)
 
     def get(
         self,
@@ -397,29 +403,31 @@ class Vault:
         *,
         key: str,
         replaces: pa.Table | None = None,
+        con: duckdb.DuckDBPyConnection | None = None,
     ) -> None:
         """Insert ``data`` into ``name``, replacing the rows with the same ``key`` columns
         (one transaction: a delete by hash join, then an append). ``replaces``: the keys
         that may exist already, when the caller knows them (default: every key of
         ``data``). The large linkage tables have no primary-key index: DuckDB would rewrite
-        a whole index of a million keys at each checkpoint."""
+        a whole index of a million keys at each checkpoint. ``con``: as for :meth:`put`."""
+        con = con or self.con
         on = " AND ".join(f"t.{k} = d.{k}" for k in (c.strip() for c in key.split(",")))
-        self.con.register("_incoming", data)
-        self.con.register("_delete", data if replaces is None else replaces)
+        con.register("_incoming", data)
+        con.register("_delete", data if replaces is None else replaces)
         try:
-            self.con.execute("BEGIN TRANSACTION")
+            con.execute("BEGIN TRANSACTION")
             if (data if replaces is None else replaces).num_rows:  # else: no scan of name
-                self.con.execute(
+                con.execute(
                     f"DELETE FROM {name} t WHERE EXISTS (SELECT 1 FROM _delete d WHERE {on})"
                 )
-            self.con.execute(f"INSERT INTO {name} SELECT {columns} FROM _incoming")
-            self.con.execute("COMMIT")
+            con.execute(f"INSERT INTO {name} SELECT {columns} FROM _incoming")
+            con.execute("COMMIT")
         except duckdb.Error:
-            self.con.execute("ROLLBACK")
+            con.execute("ROLLBACK")
             raise
         finally:
-            self.con.unregister("_incoming")
-            self.con.unregister("_delete")
+            con.unregister("_incoming")
+            con.unregister("_delete")
 
     def replace_table(self, name: str, data: pa.Table, columns: str) -> None:
         self.con.register("_incoming", data)
@@ -461,7 +469,7 @@ def rotate_vault_key(settings: Settings) -> int:
                 blob = _read_pieces(vault.con, blob_table(batch_id))
                 table = unseal(vault._keys[kid], nonce, blob, batch_id=batch_id)
                 n2, b2 = seal(new, table, batch_id=batch_id)
-                vault._write_blob(batch_id, b2)
+                _write_pieces(vault.con, blob_table(batch_id), b2)
                 vault.con.execute(
                     "UPDATE vault__batches SET key_id = ?, nonce = ? WHERE batch_id = ?",
                     [new_id, n2, batch_id],
