@@ -17,13 +17,18 @@ CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 def build_small_store(path: Path, *, persons: int = 60, seed: int = 7) -> Path:
     """A real DuckDB store written with the store's bulk loader: OMOP rows for ``persons``
-    people and the statistics tables the pipeline would compute (seeded, fast)."""
+    people and the statistics tables the pipeline would compute (seeded, fast: incidence and
+    survival made up, deaths and prevalence computed from the OMOP rows)."""
     import datetime as dt
 
     import numpy as np
     import pyarrow as pa
 
+    from oncobase.stats.cases import store_tables
+    from oncobase.stats.measures import closing_date, last_complete_year
+    from oncobase.stats.store_views import compute_store_deaths, compute_store_prevalence
     from oncobase.store import bulk_load, create_store
+    from oncobase.store.ibis import ibis_connection
 
     rng = np.random.default_rng(seed)
     ids = list(range(1, persons + 1))
@@ -100,6 +105,12 @@ def build_small_store(path: Path, *, persons: int = 60, seed: int = 7) -> Path:
                     ):
                         surv[key].append(value)  # fmt: skip
         load("stats__survival", surv)
+        # deaths among cases and prevalence as the stats step computes them from the OMOP rows
+        tables = store_tables(ibis_connection(backend))
+        closing = closing_date(tables)
+        last_year = None if closing is None else last_complete_year(closing)
+        load("stats__mortality", compute_store_deaths(tables, last_year=last_year).to_pydict())
+        load("stats__prevalence", compute_store_prevalence(tables, last_year=last_year).to_pydict())
         load("ingest__quarantine", {
             "quarantine_id": ["q1", "q2"], "load_id": ["l1", "l1"],
             "source": ["registry_csv", "registry_csv"], "file": ["cases.csv", "cases.csv"],

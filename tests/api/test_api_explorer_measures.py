@@ -1,8 +1,9 @@
 """Deaths among registered cases, prevalence and rates in the explorer and the open API.
 
 A real DuckDB store holds seeded OMOP rows (persons, residences, cancers, deaths) written with
-the store's bulk loader; the expected figures are recomputed here from those same rows with
-plain numpy, independently of the Ibis expressions and of the prevalence core.
+the store's bulk loader, and the aggregate tables the pipeline's ``stats`` step computes from
+them (the explorer reads only those); the expected figures are recomputed here from the seeded
+rows with plain numpy, independently of the Ibis expressions and of the prevalence core.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from fastapi.testclient import TestClient
 from tests.api._web import published_counts
 
 from oncobase.api import WebSettings, create_app
+from oncobase.config import load_settings
+from oncobase.pipeline import run_pipeline
 from oncobase.stats.standardise import load_standard_population
-from oncobase.store import bulk_load, connect, create_store
+from oncobase.store import Backend, bulk_load, connect, create_store
 
 AGE_GROUPS = [*(f"{a}-{a + 4}" for a in range(0, 85, 5)), "85+"]
 SITES = {"C50.9": "breast", "C34.1": "lung", "C18.7": "colon", "C61": "prostate"}
@@ -47,6 +50,12 @@ class Truth:
 
 def _days(d: dt.date) -> np.datetime64:
     return np.datetime64(d, "D")
+
+
+def run_stats_step(backend: Backend, home: Path) -> None:
+    """The pipeline's ``stats`` step on the store: the aggregate tables the explorer reads."""
+    report = run_pipeline(backend, load_settings(home=home), only="stats", show_progress=False)
+    assert report.ok
 
 
 def build_measures_store(path: Path, *, persons: int = 700, seed: int = 11) -> Truth:
@@ -102,6 +111,7 @@ def build_measures_store(path: Path, *, persons: int = 700, seed: int = 11) -> T
             "person_id": ids[dies], "death_date": pa.array(death[dies].astype("datetime64[D]")),
             "death_type_concept_id": np.full(int(dies.sum()), 32815),
         })  # fmt: skip
+        run_stats_step(backend, path.parent / "home")
     index = np.concatenate([np.arange(persons), second])
     death_all = np.where(dies, death, np.datetime64("NaT"))
     return Truth(
@@ -430,6 +440,7 @@ def test_a_new_load_refreshes_the_figures(tmp_path: Path, home: object) -> None:
                 pa.table({"person_id": [alive], "death_date": [dt.date(2023, 3, 1)]}),
                 step="test", source="late death",
             )  # fmt: skip
+            run_stats_step(backend, tmp_path / "home")  # the pipeline refreshes the figures
         from oncobase.api.statistics import VERSION_SECONDS
 
         time.sleep(VERSION_SECONDS + 0.2)  # the service asks the store for news this often
@@ -447,3 +458,51 @@ def test_warm_up_reads_every_source_ahead(tmp_path: Path) -> None:
         version = statistics.store_version(backend)
         read = {k[2] for k in statistics._SOURCES if k[:2] == (backend.url, version)}
     assert read == {"incidence", "mortality", "prevalence"}
+
+
+@pytest.mark.parametrize("measure", ["mortality", "prevalence"])
+def test_a_store_without_the_aggregate_says_the_step_has_not_run(
+    tmp_path: Path, home: object, measure: str
+) -> None:
+    store = tmp_path / "store.duckdb"
+    build_measures_store(store, persons=80, seed=5)
+    with connect(f"duckdb:///{store}") as backend:
+        backend.execute(f"DROP TABLE stats__{measure}")
+    for client in _app(tmp_path, store):
+        body = client.get(f"/api/v1/open/{measure}").json()
+        assert body["note"].startswith("the statistics step has not run yet")
+        assert body["rows"] == [] and body["total"] == 0
+        assert client.get("/api/v1/open/incidence").json()["rows"]  # the others still serve
+
+
+@pytest.mark.postgres
+def test_deaths_and_prevalence_on_a_postgresql_store(
+    tmp_path: Path, home: object, measures_store: tuple[Path, Truth], postgres_backend: Backend
+) -> None:
+    """The explorer reads only the aggregate tables: on PostgreSQL it serves the same figures
+    as on DuckDB (the tables are copied from the DuckDB store, whose step computed them)."""
+    create_store(postgres_backend)
+    columns = {
+        "stats__incidence": "site_group, sex, age_group, year, departement, cases",
+        "stats__mortality": "site_group, sex, age_group, year, departement, deaths",
+        "stats__prevalence": "year, duration, site_group, sex, age_group, departement, cases",
+    }
+    with connect(f"duckdb:///{measures_store[0]}") as duck:
+        for table, names in columns.items():
+            data = duck.query_arrow(f"SELECT {names} FROM {table}")
+            bulk_load(postgres_backend, table, data, step="stats", source="copied from DuckDB")
+    views = [
+        ("mortality", {"group_by": "departement", "series": "sex"}),
+        ("mortality", {"group_by": "year"}),
+        ("prevalence", {"group_by": "site_group", "duration": "5"}),
+        ("prevalence", {"group_by": "year", "series": "age_group", "duration": "complete"}),
+    ]
+    for client in _app(tmp_path / "duckdb", measures_store[0]):
+        expected = [client.get(f"/api/v1/open/{m}", params=p).json() for m, p in views]
+    settings = WebSettings(home=tmp_path / "web-pg", store_url=postgres_backend.url)
+    with TestClient(create_app(settings)) as client:
+        got = [client.get(f"/api/v1/open/{m}", params=p).json() for m, p in views]
+    for (measure, params), want, have in zip(views, expected, got, strict=True):
+        assert have["note"] is None or "not wired" not in have["note"], measure
+        assert have == want, (measure, params)
+        assert want["total"] > 0

@@ -129,8 +129,15 @@ def test_the_catalogue_validates_against_the_derived_schema(catalogue: dict[str,
     json.loads(json.dumps(catalogue))  # plain JSON
     ids = {node["@id"].rsplit("/", 1)[-1] for node in catalogue["dcat:dataset"]}
     assert {"omop-person", "omop-condition_occurrence", "omop-death", "cohort-lung",
-            "cohort-mesothelioma", "stats-incidence", "stats-survival"} <= ids  # fmt: skip
+            "cohort-mesothelioma", "stats-incidence", "stats-survival", "stats-mortality",
+            "stats-prevalence"} <= ids  # fmt: skip
     assert "omop-concept" not in ids  # vocabulary tables are not shareable datasets
+    # a column is described for its table: the year of death, the index year
+    for dataset_id, wanted in (("stats-mortality", "Year of death."),
+                               ("stats-prevalence", "Index year")):  # fmt: skip
+        columns = _dataset(catalogue, dataset_id)["dcat:distribution"][0]["csvw:tableSchema"]
+        year = next(c for c in columns["csvw:column"] if c["csvw:name"] == "year")
+        assert str(year["dct:description"]).find(wanted) >= 0, year
 
 
 def test_every_dataset_has_a_stable_iri_under_the_public_url(catalogue: dict[str, Any]) -> None:

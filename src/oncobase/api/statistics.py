@@ -1,10 +1,11 @@
 """Aggregate statistics for the explorer, the dashboard and the open API.
 
-Three count measures share one path: incidence (the pipeline's ``stats__incidence``), deaths
-among registered cases and prevalence (both from the store through
-:mod:`oncobase.stats.measures`). Each source is read once per state of the store (the load
-metadata says when it changed) and kept in memory; a view filters and groups it column at a
-time (Arrow, numpy), and every count table passes disclosure control
+Three count measures share one path, each read from an aggregate table that the pipeline's
+``stats`` step writes: incidence (``stats__incidence``), deaths among registered cases
+(``stats__mortality``) and prevalence (``stats__prevalence``, one set of cells per index year
+and duration). The web process reads no person-level row. Each source is read once per state
+of the store (the load metadata says when it changed) and kept in memory; a view filters and
+groups it column at a time (Arrow, numpy), and every count table passes disclosure control
 (:func:`oncobase.share.disclosure.suppress_table`) before it leaves. Rates per 100,000 and
 age-standardised rates need population denominators (:class:`Population`).
 """
@@ -31,15 +32,8 @@ import pyarrow.compute as pc
 
 from oncobase.logging import get_logger
 from oncobase.share.disclosure import MIN_CELL, suppress_table
-from oncobase.stats.cases import site_groups, store_tables
-from oncobase.stats.measures import (
-    DURATIONS,
-    age_groups_at,
-    case_deaths_expr,
-    closing_date,
-    count_prevalence_by_group,
-    prevalence_cases_expr,
-)
+from oncobase.stats.cases import site_groups
+from oncobase.stats.measures import DURATIONS
 from oncobase.stats.standardise import STANDARDS, compute_asr
 from oncobase.store import Backend
 
@@ -221,10 +215,9 @@ def store_version(backend: Backend) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class _Source:
-    """One measure's data: ``counts`` (additive cells) or ``cases`` (prevalence)."""
+    """One measure's additive cells (``counts``; for prevalence, with a ``duration`` column)."""
 
     counts: pa.Table | None = None
-    cases: dict[str, npt.NDArray[Any]] | None = None
     first_year: int | None = None
     last_year: int | None = None
     note: str | None = None
@@ -252,56 +245,20 @@ def _source(backend: Backend, measure: str, version: str) -> _Source:
     return hit
 
 
+# measure → (aggregate table written by the stats step, its count column, extra columns)
+_TABLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "incidence": ("stats__incidence", "cases", ()),
+    "mortality": ("stats__mortality", "deaths", ()),
+    "prevalence": ("stats__prevalence", "cases", ("duration",)),
+}
+
+
 def _read_source(backend: Backend, measure: str) -> _Source:
-    if measure == "incidence":
-        if not backend.table_exists("stats__incidence"):
-            return _Source(note="the statistics step has not run yet")
-        data = backend.query_arrow(
-            f"SELECT {', '.join(_COUNT_COLUMNS)}, cases AS count FROM stats__incidence"
-        )
-        return _count_source(data)
-    return _read_store_source(backend, measure)
-
-
-def _read_store_source(backend: Backend, measure: str) -> _Source:
-    """Deaths among cases (additive cells) or the cases prevalence counts, from the store."""
-    from oncobase.errors import NotSupportedError
-    from oncobase.store.ibis import ibis_connection
-
-    needed = ("condition_occurrence", "person", "location", "death")
-    if not all(backend.table_exists(t) for t in needed):
-        return _Source(note="the store has no OMOP tables yet")
-    try:
-        tables = store_tables(ibis_connection(backend))
-    except NotSupportedError as exc:
-        return _Source(note=str(exc))
-    closing = closing_date(tables)
-    if closing is None:
-        return _Source(note="the store holds no diagnosis yet")
-    last_year = closing.year if (closing.month, closing.day) == (12, 31) else closing.year - 1
-    if measure == "mortality":
-        data = case_deaths_expr(tables, last_year=last_year).to_pyarrow()
-        return _count_source(data.rename_columns([*_COUNT_COLUMNS, "count"]))
-    return _prevalence_source(prevalence_cases_expr(tables).to_pyarrow(), last_year=last_year)
-
-
-def _prevalence_source(cases: pa.Table, *, last_year: int) -> _Source:
-    if cases.num_rows == 0:
-        return _Source(note="the store holds no diagnosis yet")
-    dx = cases.column("diagnosis_date").to_numpy().astype("datetime64[D]")
-    dept = _text(cases.column("departement"))
-    arrays: dict[str, npt.NDArray[Any]] = {
-        "site_group": _text(cases.column("site_group")),
-        "sex": _text(cases.column("sex")),
-        "departement": dept,
-        "region": _regions_of(dept),
-        "diagnosis_date": dx,
-        "death_date": cases.column("death_date").to_numpy().astype("datetime64[D]"),
-        "year_of_birth": cases.column("year_of_birth").to_numpy(zero_copy_only=False),
-        "month_of_birth": cases.column("month_of_birth").to_numpy(zero_copy_only=False),
-    }
-    first_year = int(dx.min().astype("datetime64[Y]").astype(np.int64) + 1970)
-    return _Source(cases=arrays, first_year=first_year, last_year=last_year)
+    table, count, extra = _TABLES[measure]
+    if not backend.table_exists(table):
+        return _Source(note="the statistics step has not run yet")
+    columns = ", ".join((*_COUNT_COLUMNS, *extra))
+    return _count_source(backend.query_arrow(f"SELECT {columns}, {count} AS count FROM {table}"))
 
 
 def _text(column: pa.ChunkedArray) -> npt.NDArray[np.str_]:
@@ -323,6 +280,7 @@ def _regions_of(dept: npt.NDArray[np.str_]) -> npt.NDArray[np.str_]:
 
 def _count_source(data: pa.Table) -> _Source:
     dept = _text(data.column("departement"))
+    extra = {"duration": _text(data.column("duration"))} if "duration" in data.column_names else {}
     table = pa.table(
         {
             "site_group": _text(data.column("site_group")),
@@ -331,6 +289,7 @@ def _count_source(data: pa.Table) -> _Source:
             "year": pc.cast(data.column("year"), pa.int64()),
             "departement": dept,
             "region": _regions_of(dept),
+            **extra,
             "count": pc.cast(pc.fill_null(data.column("count"), 0), pa.int64()),
         }
     )
@@ -400,78 +359,19 @@ def index_years(source: _Source, q: ExplorerQuery) -> list[int]:
     return [year] if year >= first and year >= (q.year_from or year) else []
 
 
-def _prevalence_counts(source: _Source, q: ExplorerQuery, dims: list[str]) -> pa.Table:
-    """Prevalent cases at each index date by ``dims`` (columns d0, d1 …, count)."""
-    cases = source.cases or {}
-    pieces: list[pa.Table] = []
-    for year in index_years(source, q):
-        index = dt.date(year, 12, 31)
-        age = age_groups_at(cases["year_of_birth"], cases["month_of_birth"], on=index)
-        keep = cases["diagnosis_date"] <= np.datetime64(index, "D")
-        if q.sites:
-            keep &= np.isin(cases["site_group"], q.sites)
-        if q.sex:
-            keep &= cases["sex"] == q.sex
-        if q.age_groups:
-            keep &= np.isin(age, q.age_groups)
-        depts = _department_set(q)
-        if depts is not None:
-            keep &= np.isin(cases["departement"], depts)
-        if q.region:
-            keep &= cases["region"] == q.region
-        if not keep.any():
-            continue
-        columns = {
-            "site_group": cases["site_group"][keep],
-            "sex": cases["sex"][keep],
-            "age_group": age[keep],
-            "year": np.full(int(keep.sum()), str(year)),
-            "departement": cases["departement"][keep],
-            "region": cases["region"][keep],
-        }
-        keys = [columns[d] for d in dims]
-        codes = [np.unique(k, return_inverse=True) for k in keys]
-        combined = np.ravel_multi_index(
-            [inverse.reshape(-1) for _, inverse in codes], [len(u) for u, _ in codes]
-        )
-        uniq, first, group_id = np.unique(combined, return_index=True, return_inverse=True)
-        counted = count_prevalence_by_group(
-            cases["diagnosis_date"][keep],
-            cases["death_date"][keep],
-            group_id.reshape(-1),
-            groups=len(uniq),
-            index_date=index,
-            duration=q.duration,
-        )
-        pieces.append(
-            pa.table(
-                {
-                    **{f"d{i}": pa.array(k[first], pa.string()) for i, k in enumerate(keys)},
-                    "count": pa.array(counted, pa.int64()),
-                }
-            )
-        )
-    if not pieces:
-        return pa.table(
-            {
-                **{f"d{i}": pa.array([], pa.string()) for i in range(len(dims))},
-                "count": pa.array([], pa.int64()),
-            }
-        )
-    return pa.concat_tables(pieces)
-
-
 def _counts(source: _Source, measure: str, q: ExplorerQuery, dims: list[str]) -> pa.Table:
-    if measure == "prevalence":
-        return _prevalence_counts(source, q, dims)
-    if source.counts is None:
+    counts = source.counts
+    if counts is not None and measure == "prevalence":  # the cells of the view's index dates
+        years = pa.array(index_years(source, q), pa.int64())
+        counts = counts.filter((pc.field("duration") == q.duration) & pc.field("year").isin(years))
+    if counts is None:
         return pa.table(
             {
                 **{f"d{i}": pa.array([], pa.string()) for i in range(len(dims))},
                 "count": pa.array([], pa.int64()),
             }
         )
-    return _grouped_counts(source.counts, q, dims)
+    return _grouped_counts(counts, q, dims)
 
 
 # -- count tables --------------------------------------------------------------------------------

@@ -641,6 +641,21 @@ _STATS_TEXT = {
     "ci_upper": "Upper bound of the 95% confidence interval.",
     "n_at_risk": "Persons still at risk at that time.",
 }
+# Where a column means something else in one table (the year of death, of the index date).
+_STATS_TEXT_IN: dict[str, dict[str, str]] = {
+    "stats__mortality": {
+        "year": "Year of death.",
+        "age_group": "Five-year age group at death (0-4 … 85+).",
+        "deaths": "Deaths of registered cases (any cause; cells under 11 suppressed when "
+        "published).",
+    },
+    "stats__prevalence": {
+        "year": "Index year: persons alive on 31 December of that year are counted.",
+        "duration": "Prevalence duration: diagnosed within the last 1, 5 or 10 years, or complete.",
+        "age_group": "Five-year age group on the index date (0-4 … 85+).",
+        "cases": "Prevalent cases (cells under 11 suppressed when published).",
+    },
+}
 _STATS_STANDARDS = {
     "departement": "INSEE code officiel géographique",
     "sex": "ISO/IEC 5218-like M/F",
@@ -657,6 +672,17 @@ def _stats_datasets(backend: Backend, facts: _Facts) -> list[dict[str, Any]]:
          "Observed 1- and 5-year survival (Kaplan-Meier, 95% CI) by site group and sex, "
          "computed from the store by the pipeline's stats step.",
          "/api/v1/open/survival"),
+        ("stats-mortality", "stats__mortality",
+         "Registry statistics: deaths among registered cases",
+         "Deaths of registered cancer cases (any cause: the INSEE death file has none) by "
+         "site group, sex, five-year age group at death, year of death and département, "
+         "computed from the store by the pipeline's stats step.",
+         "/api/v1/open/mortality"),
+        ("stats-prevalence", "stats__prevalence", "Registry statistics: prevalent cases",
+         "Cancer cases alive on 31 December of each year, diagnosed within 1, 5 or 10 years "
+         "or ever, by site group, sex, five-year age group, year and département, computed "
+         "from the store by the pipeline's stats step.",
+         "/api/v1/open/prevalence"),
     )  # fmt: skip
     loads = _last_loads(backend)
     out: list[dict[str, Any]] = []
@@ -672,7 +698,7 @@ def _stats_datasets(backend: Backend, facts: _Facts) -> list[dict[str, Any]]:
         )
         node["dcat:keyword"] = [_en("cancer statistics"), _en("registry"), _en(table)]
         node["healthdcatap:populationCoverage"] = _en(
-            "Incident cancer cases of the persons in the store, France."
+            "Registered cancer cases of the persons in the store, France."
         )
         node["dct:provenance"] = {
             "@type": "dct:ProvenanceStatement",
@@ -694,7 +720,9 @@ def _stats_datasets(backend: Backend, facts: _Facts) -> list[dict[str, Any]]:
         if table in loads:
             node["dct:modified"] = _datetime(loads[table])
         columns = [
-            _column(c.name, title=c.name, description=_STATS_TEXT.get(c.name, c.name),
+            _column(c.name, title=c.name,
+                    description=_STATS_TEXT_IN.get(table, {}).get(
+                        c.name, _STATS_TEXT.get(c.name, c.name)),
                     datatype=_CSVW_TYPES[c.type_class], standard=_STATS_STANDARDS.get(c.name))
             for c in spec.columns
         ]  # fmt: skip

@@ -1,7 +1,9 @@
-"""Deaths among registered cases, and prevalence, for the statistics explorer.
+"""Deaths among registered cases, and prevalence, for the statistics step and its explorer.
 
 Two small functions over the store (Ibis, written once for every engine) and one core that
-splits cases into groups and counts each group with :func:`oncobase.stats.compute_prevalence`.
+counts prevalent cases in additive cells at each index date, column at a time, with the
+counting method of :func:`oncobase.stats.compute_prevalence`. The statistics step writes both
+as aggregate tables (``stats__mortality``, ``stats__prevalence``); the explorer reads those.
 
 What the store can say about deaths: the INSEE death file carries no cause of death, and the
 loaded ``death`` table has no ``cause_concept_id``; so the explorer's "mortality" counts the
@@ -17,17 +19,21 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from oncobase.errors import StatsError
 from oncobase.stats.cases import AGE_GROUPS, cancer_cases_expr
-from oncobase.stats.prevalence import compute_prevalence
 
 __all__ = [
     "DURATIONS",
+    "MORTALITY_SCHEMA",
+    "PREVALENCE_KEYS",
+    "PREVALENCE_SCHEMA",
     "age_groups_at",
     "case_deaths_expr",
     "closing_date",
-    "count_prevalence_by_group",
+    "count_prevalence_cells",
+    "last_complete_year",
     "prevalence_cases_expr",
 ]
 
@@ -150,43 +156,97 @@ def age_groups_at(
     return np.asarray(AGE_GROUPS)[index]
 
 
-def count_prevalence_by_group(
-    diagnosis_date: npt.ArrayLike,
-    end_date: npt.ArrayLike,
-    group: npt.ArrayLike,
-    *,
-    groups: int,
-    index_date: dt.date,
-    duration: str,
-) -> npt.NDArray[np.int64]:
-    """Prevalent cases at ``index_date`` in each of ``groups`` groups (``group``: 0 … groups-1).
+def last_complete_year(closing: dt.date) -> int:
+    """The latest year whose 31 December the store has reached at ``closing``."""
+    return closing.year if (closing.month, closing.day) == (12, 31) else closing.year - 1
 
-    Each group is counted by :func:`compute_prevalence` (counting method); ``duration`` is
-    "1", "5" or "10" (diagnosed within so many years before the index date) or "complete".
-    One sort, then each group is a contiguous slice.
+
+#: ``stats__mortality``: one row per (site_group, sex, age_group, year, departement) with deaths.
+MORTALITY_SCHEMA = pa.schema(
+    [
+        pa.field("site_group", pa.string()),
+        pa.field("sex", pa.string()),
+        pa.field("age_group", pa.string()),
+        pa.field("year", pa.int64()),
+        pa.field("departement", pa.string()),
+        pa.field("deaths", pa.int64()),
+    ]
+)
+
+#: The cells of ``stats__prevalence``: one row per index year, duration and these keys.
+PREVALENCE_KEYS: tuple[str, ...] = ("site_group", "sex", "age_group", "departement")
+PREVALENCE_SCHEMA = pa.schema(
+    [
+        pa.field("year", pa.int64()),
+        pa.field("duration", pa.string()),
+        pa.field("site_group", pa.string()),
+        pa.field("sex", pa.string()),
+        pa.field("age_group", pa.string()),
+        pa.field("departement", pa.string()),
+        pa.field("cases", pa.int64()),
+    ]
+)
+
+
+def count_prevalence_cells(
+    cases: pa.Table, *, last_year: int, durations: tuple[str, ...] = DURATIONS
+) -> pa.Table:
+    """Prevalent cases at 31 December of every year from the first diagnosis to ``last_year``.
+
+    ``cases`` holds what :func:`prevalence_cases_expr` yields. A case counts as in
+    :func:`oncobase.stats.compute_prevalence` (counting method): diagnosed on or before the
+    index date and alive on it; for a duration of ``d`` years, diagnosed within ``d`` years
+    before it ("complete": ever). Each case lies in one cell (site group, sex, age group at the
+    index date, département), so the cells add up to any coarser grouping. A cell is written
+    when a case diagnosed on or before the index date lies in it, even when none of its cases
+    is prevalent for the duration (count 0). Columns: :data:`PREVALENCE_SCHEMA`.
     """
-    if duration not in DURATIONS:
-        raise StatsError(f"duration must be one of {', '.join(DURATIONS)}")
-    codes = np.asarray(group, dtype=np.int64)
-    dx = np.asarray(diagnosis_date).astype("datetime64[D]")
-    end = np.asarray(end_date).astype("datetime64[D]")
-    counts = np.zeros(groups, dtype=np.int64)
-    if codes.size == 0:
-        return counts
-    if codes.min() < 0 or codes.max() >= groups:
-        raise StatsError("group codes must lie between 0 and groups - 1")
-    order = np.argsort(codes, kind="stable")
-    codes, dx, end = codes[order], dx[order], end[order]
-    bounds = np.flatnonzero(np.diff(codes)) + 1
-    starts = np.concatenate([[0], bounds])
-    ends = np.concatenate([bounds, [codes.size]])
-    label = "complete" if duration == "complete" else f"{duration}-year"
-    durations = () if duration == "complete" else (int(duration),)
-    index = np.datetime64(index_date, "D")
-    for start, stop in zip(starts, ends, strict=True):  # one call per group, not per case
-        table = compute_prevalence(
-            dx[start:stop], end[start:stop], index_date=index, durations=durations
+    for duration in durations:
+        if duration not in DURATIONS:
+            raise StatsError(f"duration must be one of {', '.join(DURATIONS)}")
+    dx = np.asarray(cases.column("diagnosis_date").to_numpy()).astype("datetime64[D]")
+    known = ~np.isnat(dx)
+    if not known.any():
+        return PREVALENCE_SCHEMA.empty_table()
+    death = np.asarray(cases.column("death_date").to_numpy()).astype("datetime64[D]")
+    yob = cases.column("year_of_birth").to_numpy()
+    mob = cases.column("month_of_birth").to_numpy()
+    keys = cases.select(["site_group", "sex", "departement"]).cast(
+        pa.schema([pa.field(k, pa.string()) for k in ("site_group", "sex", "departement")])
+    )
+    first_year = int(dx[known].min().astype("datetime64[Y]").astype(np.int64)) + 1970
+    pieces: list[pa.Table] = []
+    for year in range(first_year, last_year + 1):  # one pass per index year, column at a time
+        index = np.datetime64(dt.date(year, 12, 31), "D")
+        rows = np.flatnonzero(known & (dx <= index))
+        at = dx[rows]
+        alive = np.isnat(death[rows]) | (death[rows] > index)
+        cells = keys.take(pa.array(rows)).append_column(
+            "age_group", pa.array(age_groups_at(yob[rows], mob[rows], on=index.item()))
         )
-        measures = table.column("measure").to_pylist()
-        counts[codes[start]] = int(table.column("count")[measures.index(label)].as_py())
-    return counts
+        for i, duration in enumerate(durations):
+            prevalent = alive
+            if duration != "complete":
+                start = np.datetime64(dt.date(year - int(duration), 12, 31), "D")
+                prevalent = alive & (at > start)
+            cells = cells.append_column(f"n{i}", pa.array(prevalent.astype(np.int64)))
+        grouped = cells.group_by(list(PREVALENCE_KEYS)).aggregate(
+            [(f"n{i}", "sum") for i in range(len(durations))]
+        )
+        for i, duration in enumerate(durations):
+            size = grouped.num_rows
+            pieces.append(
+                pa.table(
+                    {
+                        "year": pa.array(np.full(size, year, dtype=np.int64)),
+                        "duration": pa.array([duration] * size, pa.string()),
+                        **{k: grouped.column(k) for k in PREVALENCE_KEYS},
+                        "cases": grouped.column(f"n{i}_sum"),
+                    },
+                    schema=PREVALENCE_SCHEMA,
+                )
+            )
+    if not pieces:
+        return PREVALENCE_SCHEMA.empty_table()
+    order = [("year", "ascending"), ("duration", "ascending")]
+    return pa.concat_tables(pieces).sort_by([*order, *((k, "ascending") for k in PREVALENCE_KEYS)])

@@ -15,6 +15,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from oncobase.stats.cases import incidence_counts_expr, survival_input_expr
+from oncobase.stats.measures import (
+    MORTALITY_SCHEMA,
+    PREVALENCE_SCHEMA,
+    case_deaths_expr,
+    count_prevalence_cells,
+    prevalence_cases_expr,
+)
 from oncobase.stats.survival import estimate_km
 
 SURVIVAL_TIMES_DAYS: tuple[int, ...] = (365, 1826)  # 1 and 5 years (365.25 days a year)
@@ -36,6 +43,26 @@ def compute_store_incidence(
             ]
         )
     )
+
+
+def compute_store_deaths(tables: Mapping[str, ir.Table], *, last_year: int | None) -> pa.Table:
+    """Deaths among registered cases by site group, sex, age group at death, year of death and
+    département, up to ``last_year`` (None: no year is complete, nothing to count). Additive
+    cells; columns: :data:`~oncobase.stats.measures.MORTALITY_SCHEMA`."""
+    if last_year is None:
+        return MORTALITY_SCHEMA.empty_table()
+    result: pa.Table = case_deaths_expr(tables, last_year=last_year).to_pyarrow()
+    return result.rename_columns(MORTALITY_SCHEMA.names).cast(MORTALITY_SCHEMA)
+
+
+def compute_store_prevalence(tables: Mapping[str, ir.Table], *, last_year: int | None) -> pa.Table:
+    """Prevalent cases at 31 December of each year up to ``last_year`` (None: none), for every
+    duration, by site group, sex, age group at the index date and département. Additive
+    cells; columns: :data:`~oncobase.stats.measures.PREVALENCE_SCHEMA`."""
+    if last_year is None:
+        return PREVALENCE_SCHEMA.empty_table()
+    cases: pa.Table = prevalence_cases_expr(tables).to_pyarrow()
+    return count_prevalence_cells(cases, last_year=last_year)
 
 
 def compute_store_survival(
