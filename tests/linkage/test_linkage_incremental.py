@@ -187,3 +187,40 @@ def test_restricted_scoring_finds_every_pair_with_a_new_record(
 
     expected = {p for p in pairs(everything) if p[0] in new or p[1] in new}
     assert expected and pairs(restricted) == expected
+
+
+class _StoppedError(Exception):
+    """An interruption (a user's Ctrl-C, a killed worker) while the pairs are scored."""
+
+
+def _stop_when_scoring(message: str) -> None:
+    if message == "scoring candidate pairs":
+        raise _StoppedError
+
+
+def test_a_run_stopped_while_linking_is_run_again_in_full(
+    settings: Settings, noisy_records: pa.Table
+) -> None:
+    """Records are sealed beside the linking, but registered (fingerprints) only once the
+    index holds them: the same input given again is linked, not skipped as known."""
+    records = noisy_records.slice(0, 3000)
+    first, batch = records.slice(0, 2850), records.slice(2850)
+    with pytest.raises(_StoppedError):
+        link_into_vault(first.drop(["person"]), settings=settings, progress=_stop_when_scoring)
+    assert link_into_vault(first.drop(["person"]), settings=settings).kind == "full"
+    assert len(_index(settings)) == 2850
+    with pytest.raises(_StoppedError):
+        link_into_vault(batch.drop(["person"]), settings=settings, progress=_stop_when_scoring)
+    again = link_into_vault(batch.drop(["person"]), settings=settings)
+    assert again.kind == "incremental" and again.counts["new_records"] == 150
+    after = _index(settings)
+    assert len(after) == 3000
+    assert _f1(after, records) >= 0.99
+    # the tokens the stopped run appended were rebuilt: the next increment uses them
+    late = first.slice(0, 5).drop(["person"])
+    late = late.set_column(
+        late.column_names.index("record_id"), "record_id", pa.array([f"late-{i}" for i in range(5)])
+    )
+    step = link_into_vault(late, settings=settings)
+    assert "token_candidates" in step.counts, step.counts
+    assert len(_index(settings)) == 3005

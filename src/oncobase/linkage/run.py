@@ -436,7 +436,7 @@ def link_into_vault(
             writer,
             incoming=incoming,
             features=new,
-            fingerprints=incoming_fp,
+            tokens=new_tokens if use_increment and tokened is not None else None,
             updated=updated,
             load_id=load_id,
         )
@@ -491,15 +491,7 @@ def link_into_vault(
                 "linkage__review", _with_run(result.review, run_id), _REVIEW, key="pair_id"
             )
             lap("index")
-            if untokened is None and new_tokens is not None:
-                vault.upsert_table(
-                    BLOCKING_TABLE,
-                    new_tokens,
-                    ", ".join(new_tokens.column_names),
-                    key="source, record_id",
-                    replaces=incoming.select(list(_KEY)).filter(updated),
-                )
-            elif slots is not None and untokened is not None:  # an older vault: build them
+            if slots is not None and untokened is not None:  # an older vault: build them
                 _rebuild_tokens(vault, untokened, new_tokens, slots, token_key)
             del untokened
             lap("tokens")
@@ -556,6 +548,7 @@ def link_into_vault(
                 vault.con.execute(f"DELETE FROM {SLOT_TABLE}")
             del existing_stored
             lap("tokens")
+        _register_records(vault, incoming, incoming_fp, updated, load_id)
         indexed, persons = vault.con.execute(
             "SELECT count(*), count(DISTINCT person_id) FROM linkage__person_index"
         ).fetchall()[0]
@@ -598,14 +591,32 @@ def _seal_new_records(
     *,
     incoming: pa.Table,
     features: pa.Table,
-    fingerprints: pa.Array,
+    tokens: pa.Table | None,
     updated: pa.Array,
     load_id: str,
 ) -> None:
-    """Seal the new records' identities and features, and record their fingerprints, on
-    ``con`` (a cursor of the vault: this runs beside the linking)."""
+    """Seal the new records' identities and features, append their blocking ``tokens``
+    (an increment through the tokens), and checkpoint, on ``con``: a cursor of the vault,
+    while the main thread links. Their fingerprints are recorded only once the index holds
+    them (:func:`_register_records`), so that a run stopped before can be run again."""
     vault.put(incoming, kind="identity", load_id=load_id, con=con)
     vault.put(features, kind="features", load_id=load_id, con=con)
+    if tokens is not None:
+        vault.upsert_table(
+            BLOCKING_TABLE,
+            tokens,
+            ", ".join(tokens.column_names),
+            key="source, record_id",
+            replaces=incoming.select(list(_KEY)).filter(updated),
+            con=con,
+        )
+    con.execute("CHECKPOINT")  # here, beside the linking, rather than at a later commit
+
+
+def _register_records(
+    vault: Vault, incoming: pa.Table, fingerprints: pa.Array, updated: pa.Array, load_id: str
+) -> None:
+    """Record the fingerprints of the records a run has sealed and indexed."""
     vault.upsert_table(
         "linkage__records",
         pa.table(
@@ -619,7 +630,6 @@ def _seal_new_records(
         "source, record_id, fingerprint, load_id",
         key="source, record_id",
         replaces=incoming.select(list(_KEY)).filter(updated),
-        con=con,
     )
 
 

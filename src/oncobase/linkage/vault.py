@@ -350,9 +350,11 @@ class Vault:
         return pa.concat_tables(tables, promote_options="default")
 
     def has_load(self, load_id: str) -> bool:
+        """Whether a run has sealed *and indexed* the records of this load (their
+        fingerprints are recorded last): a run stopped half-way is run again."""
         return bool(
             self.con.execute(
-                "SELECT count(*) FROM vault__batches WHERE load_id = ?", [load_id]
+                "SELECT count(*) FROM linkage__records WHERE load_id = ?", [load_id]
             ).fetchall()[0][0]
         )
 
