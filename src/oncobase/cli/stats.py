@@ -377,7 +377,7 @@ def store_cmd(
     import datetime as dt
 
     from oncobase.stats.cases import store_tables
-    from oncobase.stats.steps import latest_date_in_store
+    from oncobase.stats.measures import closing_date as store_closing_date
     from oncobase.stats.store_views import compute_store_incidence, compute_store_survival
     from oncobase.store import connect
     from oncobase.store.ibis import ibis_connection
@@ -392,7 +392,7 @@ def store_cmd(
                 closing = (
                     dt.date.fromisoformat(closing_date)
                     if closing_date
-                    else latest_date_in_store(backend)
+                    else store_closing_date(tables) or dt.date.today()
                 )
                 result = compute_store_survival(tables, closing_date=closing, by=keys)
     except OncobaseError as exc:

@@ -15,19 +15,10 @@ from oncobase.stats.store_views import (
     compute_store_prevalence,
     compute_store_survival,
 )
-from oncobase.store import Backend, bulk_load
+from oncobase.store import bulk_load
 from oncobase.store.ibis import ibis_connection
 
 COUNT_KEYS = ("site_group", "sex", "age_group", "year", "departement")
-
-
-def latest_date_in_store(backend: Backend) -> dt.date:
-    """The date vital status is known at: the latest death or diagnosis date in the store."""
-    value = backend.scalar(
-        "SELECT max(d) FROM (SELECT max(death_date) AS d FROM death UNION ALL "
-        "SELECT max(condition_start_date) FROM condition_occurrence) AS t"
-    )
-    return value if isinstance(value, dt.date) else dt.date.today()
 
 
 @pipeline_step(
@@ -49,10 +40,12 @@ def compute_registry_figures(ctx: StepContext) -> StepOutcome:
     tables = store_tables(ibis_connection(ctx.backend))
     ctx.progress(0, 4, "incidence")
     incidence = compute_store_incidence(tables, by=COUNT_KEYS)
+    # The date vital status is known at: the latest death or diagnosis date in the store
+    # (None: neither). Survival is censored there; deaths and prevalence stop at the last
+    # year whose end it has reached.
+    closing = closing_date(tables)
     ctx.progress(1, 4, "survival")
-    survival = compute_store_survival(tables, closing_date=latest_date_in_store(ctx.backend))
-    # deaths and prevalence stop at the last year whose end the store has reached
-    closing = closing_date(tables)  # None: no diagnosis and no death in the store
+    survival = compute_store_survival(tables, closing_date=closing or dt.date.today())
     last_year = last_complete_year(closing) if closing is not None else None
     ctx.progress(2, 4, "deaths among cases")
     deaths = compute_store_deaths(tables, last_year=last_year)
