@@ -60,7 +60,7 @@ def test_requests_permits_extract_and_optout(
     assert row["project_id"] == permit.project_id and row["valid"] is True
 
     objection = oncobase("share", "optout", "4")
-    assert objection.exit_code == 0 and "objection recorded" in objection.stdout
+    assert objection.exit_code == 0 and "objection recorded (staff)" in objection.stdout
     missing = oncobase("share", "optout", "999")
     assert missing.exit_code == 1 and "no person 999" in missing.stderr
 

@@ -81,9 +81,11 @@ def _person_for(actor: Actor, person_id: int | None, backend: Backend | None) ->
 
 
 def _channel(actor: Actor) -> str:
-    # The opt-out channels are "patient" and "clinician": an operator records on a care team's
-    # behalf (a written objection), so their objections count as the clinician channel.
-    return PATIENT_ROLE if actor.role == PATIENT_ROLE else CLINICIAN_ROLE
+    """The patient themselves, a clinician, or staff (an administrator or operator entering a
+    written objection)."""
+    if actor.role in (PATIENT_ROLE, CLINICIAN_ROLE):
+        return actor.role
+    return "staff"
 
 
 def record_objection(

@@ -19,7 +19,9 @@ from oncobase.share.errors import ShareError
 from oncobase.store.audit import append_audit, audit_key
 from oncobase.store.operational import OptOut, engine_of, open_operational
 
-CHANNELS: tuple[str, ...] = ("patient", "clinician")
+# Who recorded the objection: the patient (their space), a clinician (the care team), or
+# staff (an operator entering a written objection, e.g. with `oncobase share optout`).
+CHANNELS: tuple[str, ...] = ("patient", "clinician", "staff")
 
 
 def _now() -> datetime:
