@@ -132,3 +132,22 @@ def test_list_and_mark_read(factory: sessionmaker[Session]) -> None:
     ]  # fmt: skip
     assert mark_read(factory, "rita") == 2
     assert unread_count(factory, "rita") == 0 and unread_count(factory, "olaf") == 1
+
+
+def test_an_account_address_is_used_and_checked(factory: sessionmaker[Session]) -> None:
+    from oncobase.api.accounts import WebError, set_email
+
+    add_user(factory, "cleo", "clinician", email="Cleo.Martin@clinic.example")
+    add_user(factory, "demo-researcher", "researcher")
+    with pytest.raises(WebError, match="patient account keeps no e-mail"):
+        add_user(factory, "pat", "patient", person_id=4, email="pat@home.example")
+    with pytest.raises(WebError, match="not valid"):
+        set_email(factory, "demo-researcher", "not an address")
+    with smtp_sink() as sink:
+        smtp = SmtpConfig(host="127.0.0.1", port=sink.port)
+        rows = notify(factory, ["cleo", "demo-researcher"], subject="s", body="b", smtp=smtp)
+        assert [r.emailed for r in rows] == [True, False]
+        assert [m.recipients for m in sink.mails] == [["Cleo.Martin@clinic.example"]]
+        set_email(factory, "cleo", "")  # removed: in-app only again
+        again = notify(factory, ["cleo"], subject="s2", body="b", smtp=smtp)
+    assert not again[0].emailed and len(sink.mails) == 1

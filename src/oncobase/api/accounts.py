@@ -83,6 +83,21 @@ def _principal(user: User) -> Principal:
     )
 
 
+def _checked_email(email: str | None, role: Role) -> str | None:
+    """An account's notification address, checked (None: no address)."""
+    if email is None or not email.strip():
+        return None
+    if role is Role.PATIENT:
+        # A patient's contact details are direct identifiers: they stay out of this store.
+        raise WebError("a patient account keeps no e-mail address")
+    from oncobase.share.notify import mail_address
+
+    address = mail_address(email)
+    if address is None:
+        raise WebError("the e-mail address is not valid (name@domain.tld)")
+    return address
+
+
 def add_user(
     factory: sessionmaker[Session],
     username: str,
@@ -90,8 +105,10 @@ def add_user(
     *,
     password: str | None = None,
     person_id: int | None = None,
+    email: str | None = None,
 ) -> Principal:
-    """Create a local account (argon2 hash of the password)."""
+    """Create a local account (argon2 hash of the password). ``email``: where notifications
+    are sent (staff accounts only)."""
     name = username.strip()
     if not name or len(name) > 100:
         raise WebError("a username has 1 to 100 characters")
@@ -100,6 +117,7 @@ def add_user(
     the_role = parse_role(role)
     if the_role is Role.PATIENT and person_id is None:
         raise WebError("a patient account needs the person_id of its record")
+    address = _checked_email(email, the_role)
     with factory.begin() as session:
         if session.scalar(select(User).where(User.username == name)) is not None:
             raise WebError(f"user {name!r} already exists")
@@ -108,6 +126,7 @@ def add_user(
             role=the_role.value,
             password_hash=_HASHER.hash(password) if password else None,
             person_id=person_id,
+            email=address,
             disabled=False,
             failed_logins=0,
             created_at=_now(),
@@ -120,6 +139,15 @@ def add_user(
 def list_users(factory: sessionmaker[Session]) -> list[User]:
     with factory() as session:
         return list(session.scalars(select(User).order_by(User.username)))
+
+
+def set_email(factory: sessionmaker[Session], username: str, email: str | None) -> None:
+    """Set (or, with None or "", remove) the notification address of an account."""
+    with factory.begin() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise WebError(f"no user {username!r}")
+        user.email = _checked_email(email, Role(user.role))
 
 
 def disable_user(factory: sessionmaker[Session], username: str) -> None:

@@ -59,6 +59,7 @@ def serve_command(
 @users_app.command("add")
 def users_add(
     username: str,
+    *,
     role: Annotated[
         str,
         typer.Option(
@@ -75,6 +76,10 @@ def users_add(
         ),
     ] = None,
     no_password: Annotated[bool, typer.Option(help="An account that signs in by OIDC.")] = False,
+    email: Annotated[
+        str | None,
+        typer.Option(help="Where notifications are e-mailed (staff accounts; not patients)."),
+    ] = None,
 ) -> None:
     """Add an account. Example: `oncobase users add alice --role registry_analyst`."""
     from oncobase.api.accounts import add_user
@@ -82,7 +87,9 @@ def users_add(
     settings, factory = _factory()
     if password is None and not no_password:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    principal = add_user(factory, username, role, password=password, person_id=person_id)
+    principal = add_user(
+        factory, username, role, password=password, person_id=person_id, email=email
+    )
     _audit(settings, factory, "user.add", f"user:{username}", {"role": principal.role.value})
     console.print(f"added {principal.username} ({principal.role.value})")
 
@@ -103,6 +110,7 @@ def users_list(fmt: FormatOption = OutputFormat.table) -> None:
             "person_id": u.person_id,
             "disabled": u.disabled,
             "oidc": u.oidc_subject is not None,
+            "email": u.email,
             "created_at": u.created_at.isoformat(timespec="seconds"),
         }
         for u in users
@@ -111,11 +119,26 @@ def users_list(fmt: FormatOption = OutputFormat.table) -> None:
         print_json(rows)
         return
     view = Table(title="users")
-    for column in ("username", "role", "person_id", "disabled", "oidc", "created_at"):
+    for column in ("username", "role", "person_id", "disabled", "oidc", "email", "created_at"):
         view.add_column(column)
     for row in rows:
         view.add_row(*["" if v is None else str(v) for v in row.values()])
     console.print(view)
+
+
+@users_app.command("email")
+def users_email(
+    username: str,
+    address: Annotated[str, typer.Argument(help='The address notifications go to; "" removes it.')],
+) -> None:
+    """Set where an account's notifications are e-mailed (when ONCOBASE_SMTP_HOST is set).
+    Example: `oncobase users email alice alice@registry.example.org`."""
+    from oncobase.api.accounts import set_email
+
+    settings, factory = _factory()
+    set_email(factory, username, address)
+    _audit(settings, factory, "user.email", f"user:{username}", {"email": bool(address)})
+    console.print(f"{username}: notifications {'e-mailed' if address else 'in the app only'}")
 
 
 @users_app.command("disable")

@@ -2,9 +2,10 @@
 
 Each notification is a row of ``share__notifications`` (what the user sees on the
 notifications page). When ``ONCOBASE_SMTP_HOST`` is set, the same message is e-mailed, with
-:mod:`smtplib`, to the accounts whose username is an e-mail address; the row records whether
-it left. A mail that cannot be sent is logged (never with its recipients) and the in-app row
-stays: a notification is never lost because the mail server is down.
+:mod:`smtplib`, to the account's address (``web__users.email``, staff accounts) or else to
+its username when that is an e-mail address; the row records whether it left. A mail that
+cannot be sent is logged (never with its recipients) and the in-app row stays: a
+notification is never lost because the mail server is down.
 
 Messages carry request and permit numbers, never a direct identifier.
 """
@@ -123,7 +124,20 @@ def notify(
         session.flush()
         ids = {row.username: row.notification_id for row in rows}
     if smtp is not None:
-        sent = [name for name in names if _mail_one(smtp, name, subject=subject, body=body)]
+        with factory() as session:  # an account's address, else a username that is one
+            accounts = session.execute(
+                select(User.username, User.email).where(
+                    User.username.in_(names), User.email.is_not(None)
+                )
+            ).all()
+            addresses: dict[str, str] = {str(row[0]): str(row[1]) for row in accounts}
+        sent = [
+            name
+            for name in names
+            if _mail_one(
+                smtp, addresses.get(name) or mail_address(name), subject=subject, body=body
+            )
+        ]
         if sent:
             with factory.begin() as session:
                 session.execute(
@@ -138,8 +152,7 @@ def notify(
         return sorted((_view(r) for r in found), key=lambda v: v.notification_id)
 
 
-def _mail_one(smtp: SmtpConfig, username: str, *, subject: str, body: str) -> bool:
-    address = mail_address(username)
+def _mail_one(smtp: SmtpConfig, address: str | None, *, subject: str, body: str) -> bool:
     if address is None:
         return False
     try:

@@ -21,6 +21,8 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -38,6 +40,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     person_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     oidc_subject: Mapped[str | None] = mapped_column(String(300), nullable=True, unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)  # notifications
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -219,7 +222,33 @@ def open_operational(url: str) -> sessionmaker[Session]:
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     Base.metadata.create_all(engine)
+    add_missing_columns(engine)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Bring a store written by an earlier release up to date: add, empty, every nullable
+    column declared here that its tables lack (``create_all`` makes missing tables only).
+    Additive only: nothing is dropped or retyped. Returns ``table.column`` of what was added."""
+    found = inspect(engine)
+    added: list[str] = []
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            present = {c["name"] for c in found.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                if not column.nullable:
+                    raise RuntimeError(
+                        f"the operational store's table {table.name} lacks the required column "
+                        f"{column.name}; it cannot be added to existing rows"
+                    )
+                kind = column.type.compile(dialect=engine.dialect)
+                connection.execute(
+                    text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+                )
+                added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
