@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.api._web import Web, csrf_of
 
 from oncobase.api.quality import cohorts_api
@@ -60,3 +62,18 @@ def test_every_measure_has_its_explorer_view(web: Web) -> None:
     assert "duration=5" in prevalence.text
     dashboard = client.get("/")
     assert dashboard.status_code == 200 and 'id="latest-year">2023<' in dashboard.text
+
+
+def test_an_administrator_gives_a_staff_account_its_notification_address(web: Web) -> None:
+    admin = web.login(web.client(), "admin")
+
+    def add(**fields: str) -> Any:
+        data = {"role": "researcher", "password": "x" * 12, **fields}
+        data["csrf_token"] = csrf_of(admin, "/admin/users")
+        return admin.post("/admin/users", data=data, follow_redirects=False)
+
+    assert add(username="rita", email="rita@lab.example").status_code == 303
+    assert "rita@lab.example" in admin.get("/admin/users").text
+    refused = add(username="pat", role="patient", person_id="4", email="pat@home.example")
+    assert refused.status_code == 400 and "keeps no e-mail address" in refused.text
+    assert add(username="bad", email="not an address").status_code == 400

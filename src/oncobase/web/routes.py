@@ -486,13 +486,14 @@ def users_add(
     role: Annotated[str, Form(max_length=30)],
     password: Annotated[str, Form(max_length=200)],
     person_id: Annotated[str | None, Form()] = None,
+    email: Annotated[str | None, Form(max_length=254)] = None,
     csrf_token: Token = None,
 ) -> Response:
     check_csrf(request, csrf_token)
     ctx = context_of(request)
     person = int(person_id) if person_id and person_id.strip().isdigit() else None
     try:
-        add_user(ctx.operational, username, role, password=password, person_id=person)
+        add_user(ctx.operational, username, role, password=password, person_id=person, email=email)
     except WebError as exc:
         users = list_users(ctx.operational)
         return render(
