@@ -26,7 +26,7 @@ from oncobase.share.requests import (
     Actor,
     ShareContext,
     get_permit,
-    known_id,
+    get_row,
     loads_object,
     now_utc,
     permit_is_valid,
@@ -267,10 +267,7 @@ def decide_release(
 
 
 def _load_release(session: Session, release_id: int) -> ReleaseRequest:
-    row = session.get(ReleaseRequest, release_id) if known_id(release_id) else None
-    if row is None:
-        raise AccessError(f"no release request {release_id}", kind="not_found")
-    return row
+    return get_row(session, ReleaseRequest, release_id, "release request")
 
 
 def _require_release_role(actor: Actor) -> None:

@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -337,15 +337,24 @@ def require_steward(actor: Actor) -> None:
         raise AccessError("only a data steward or an administrator reviews", kind="forbidden")
 
 
+RowT = TypeVar("RowT")
+
+
 def known_id(value: int) -> bool:
     """Whether an id can name a row at all (1 … :data:`MAX_ID`)."""
     return 1 <= value <= MAX_ID
 
 
-def _load_request(session: Session, actor: Actor, request_id: int) -> AccessRequest:
-    row = session.get(AccessRequest, request_id) if known_id(request_id) else None
+def get_row(session: Session, model: type[RowT], row_id: int, what: str) -> RowT:
+    """Row ``row_id`` of ``model``; not found (``no <what> <id>``) for an id that names none."""
+    row = session.get(model, row_id) if known_id(row_id) else None
     if row is None:
-        raise AccessError(f"no access request {request_id}", kind="not_found")
+        raise AccessError(f"no {what} {row_id}", kind="not_found")
+    return row
+
+
+def _load_request(session: Session, actor: Actor, request_id: int) -> AccessRequest:
+    row = get_row(session, AccessRequest, request_id, "access request")
     if not _can_see(actor, row.submitted_by, _loads(row.team)):
         raise AccessError(f"access request {request_id} is not yours", kind="forbidden")
     return row
@@ -365,10 +374,7 @@ def _load_for_review(session: Session, actor: Actor, request_id: int) -> AccessR
 
 
 def _load_permit(session: Session, permit_id: int) -> Permit:
-    row = session.get(Permit, permit_id) if known_id(permit_id) else None
-    if row is None:
-        raise AccessError(f"no permit {permit_id}", kind="not_found")
-    return row
+    return get_row(session, Permit, permit_id, "permit")
 
 
 def _event(session: Session, request_id: int, actor: Actor, action: str, comment: str) -> None:
