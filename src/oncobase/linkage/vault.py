@@ -292,28 +292,22 @@ class Vault:
         self,
         kind: str,
         *,
-        batches: pa.Table | None = None,
         with_batch: bool = False,
         keep: pa.Table | None = None,
     ) -> pa.Table | None:
-        """Every batch of ``kind`` (or only those whose id is in the ``batch_id`` column of
-        ``batches``), decrypted in memory and concatenated in sealing order (None if none).
-        ``with_batch``: add the ``_batch_id`` and ``_batch_row`` (row number in its batch)
-        of each row. ``keep`` (``batch_id``, ``batch_row``): keep only those rows, taken as
-        each batch is opened. Counts the batches opened in ``decrypted_batches``."""
-        wanted = batches if keep is None else pa.table({"batch_id": pc.unique(keep["batch_id"])})
-        where = "" if wanted is None else "AND batch_id IN (SELECT batch_id FROM _wanted)"
-        if wanted is not None:
-            self.con.register("_wanted", wanted.select(["batch_id"]))
-        try:
-            listed = self.con.execute(
-                "SELECT batch_id, key_id, nonce FROM vault__batches "
-                f"WHERE kind = ? {where} ORDER BY created_at, batch_id",
-                [kind],
-            ).fetchall()
-        finally:
-            if wanted is not None:
-                self.con.unregister("_wanted")
+        """Every batch of ``kind``, decrypted in memory and concatenated in sealing order
+        (None if none). ``with_batch``: add the ``_batch_id`` and ``_batch_row`` (row number
+        in its batch) of each row. ``keep`` (``batch_id``, ``batch_row``): open only the
+        batches it names and keep only those rows, taken as each batch is opened. Counts
+        the batches opened in ``decrypted_batches``."""
+        listed = self.con.execute(
+            "SELECT batch_id, key_id, nonce FROM vault__batches WHERE kind = ? "
+            "ORDER BY created_at, batch_id",
+            [kind],
+        ).fetchall()
+        rows = _rows_by_batch(keep) if keep is not None else {}
+        if keep is not None:
+            listed = [item for item in listed if item[0] in rows]
         if not listed:
             return None
         if any(kid not in self._keys for _, kid, _ in listed):
@@ -321,7 +315,6 @@ class Vault:
                 "A vault batch was sealed with a key that is not available; restore "
                 "keys/vault.key from your backup"
             )
-        rows = _rows_by_batch(keep) if keep is not None else {}
 
         def open_batch(item: tuple[str, str, bytes]) -> pa.Table:
             batch_id, kid, nonce = item
@@ -331,9 +324,8 @@ class Vault:
             finally:
                 cursor.close()
             table = unseal(self._keys[kid], nonce, blob, batch_id=batch_id)
-            positions: pa.Array | None = None
-            if keep is not None:
-                positions = rows.get(batch_id, pa.array([], pa.int64()))
+            positions: pa.Array | None = rows.get(batch_id)
+            if positions is not None:
                 table = table.take(positions)
             if with_batch:
                 n = table.num_rows
