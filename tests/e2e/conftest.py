@@ -55,7 +55,9 @@ def server_env(folder: Path, store: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def browser(chromium_path: Path) -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is a dev dependency: `uv sync` installs it"
+    )
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(chromium_path), args=ARGS)
         yield launched
